@@ -1,0 +1,1 @@
+"""Subcommands of `vidfake`: each module has `register(subparsers)` that sets `func`."""

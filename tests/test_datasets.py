@@ -162,13 +162,15 @@ def test_celebdf_test_list_and_groups(tmp_path):
     _touch(tmp_path, *files)
     (tmp_path / "List_of_testing_videos.txt").write_text(
         "1 Celeb-real/id0_0000.mp4\n0 Celeb-synthesis/id0_id1_0000.mp4\n1 YouTube-real/00003.mp4\n"
+        "0 Celeb-synthesis/id5_id6_0009.mp4\n"  # listed but absent: still listed
     )
     assert detect_layout(tmp_path) == "celebdf"
     items = list_items(tmp_path)
     names = _by_name(items)
-    assert len(items) == len(files)
+    assert len(items) == len(files) + 1
     tested = {n for n, item in names.items() if item.split == "test"}
-    assert tested == {"id0_0000.mp4", "id0_id1_0000.mp4", "00003.mp4"}
+    assert tested == {"id0_0000.mp4", "id0_id1_0000.mp4", "00003.mp4", "id5_id6_0009.mp4"}
+    assert names["id5_id6_0009.mp4"].label == 1
     assert names["id0_0000.mp4"].label == 0 and names["id0_id1_0000.mp4"].label == 1
     assert names["id3_id4_0001.mp4"].group == names["id3_0000.mp4"].group == "id3"
     assert names["00001.mp4"].group == "yt:00001" and names["00001.mp4"].label == 0

@@ -9,6 +9,7 @@ sidecar, so nobody mistakes it for real footage.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Iterator
@@ -52,7 +53,10 @@ class SyntheticRecord:
 
 
 def _frames(path: Path) -> Iterator[np.ndarray]:
-    """Decode every video frame of `path` as RGB uint8, raising SynthError when unreadable."""
+    """Decode every frame of `path` upright (display rotation applied) as RGB uint8.
+
+    Raises SynthError when the file cannot be decoded.
+    """
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
@@ -60,21 +64,21 @@ def _frames(path: Path) -> Iterator[np.ndarray]:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             for frame in container.decode(stream):
-                yield frame.to_ndarray(format="rgb24")
+                turns = (int(frame.rotation or 0) // 90) % 4
+                yield np.ascontiguousarray(np.rot90(frame.to_ndarray(format="rgb24"), turns))
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
         raise SynthError(f"{path}: cannot decode video ({exc})") from exc
 
 
-def _stream_facts(path: Path) -> tuple[Fraction, int, int]:
-    """Frame rate, width and height of the first video stream."""
+def _frame_rate(path: Path) -> Fraction:
+    """Frame rate of the first video stream (25 when the container does not say)."""
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise SynthError(f"{path}: no video stream")
             stream = container.streams.video[0]
-            rate = stream.average_rate or stream.guessed_rate or Fraction(25)
-            return Fraction(rate), stream.width, stream.height
-    except av.error.FFmpegError as exc:
+            return Fraction(stream.average_rate or stream.guessed_rate or 25)
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
         raise SynthError(f"{path}: cannot open video ({exc})") from exc
 
 
@@ -206,7 +210,8 @@ def make_synthetic_fake(
     """Write a self-blended synthetic deepfake of `src_video` to `dst_video` (MP4) and describe it.
 
     Every frame is blended at full resolution with one parameter draw from `seed`; frames where
-    the face is not followed are copied unchanged. Raises SynthError (and writes nothing) when
+    the face is not followed are copied unchanged. Frames are written upright (the source's
+    display rotation applied), so width and height are as the source is displayed. Raises SynthError (and writes nothing) when
     the source cannot be decoded or no face is found.
     """
     src, dst = Path(src_video), Path(dst_video)
@@ -216,7 +221,7 @@ def make_synthetic_fake(
         raise ValueError("dst_video must differ from src_video")
     if detect_every < 1:
         raise ValueError(f"detect_every must be >= 1, got {detect_every}")
-    rate, width, height = _stream_facts(src)
+    rate = _frame_rate(src)
     n, marks = _landmark_track(src, detect_every, detect_side, min_score, max_gap)
     have = ~np.isnan(marks[:, 0, 0])
     if not have.any():
@@ -226,10 +231,13 @@ def make_synthetic_fake(
     params = blender.sample_params(rng)
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.name}.partial")
+    frames = _frames(src)
+    first = next(frames)
+    height, width = first.shape[:2]
     container, stream, used = _open_writer(tmp, rate, width, height, codec, crf)
     written = 0
     try:
-        for i, frame in enumerate(_frames(src)):
+        for i, frame in enumerate(itertools.chain([first], frames)):
             if i < n and have[i]:
                 frame_params = blender.jitter(params, rng) if flicker else params
                 frame = blender.apply(frame, marks[i], frame_params)[0]

@@ -169,9 +169,11 @@ def test_bad_input_is_refused_clearly(face):
         landmarks_in_crop(lm, (10, 10, 10, 10), MARGIN, SIZE)
 
 
-def _decode(path: Path) -> list[np.ndarray]:
+def _decode(path: Path, limit: int | None = None) -> list[np.ndarray]:
+    """The first `limit` (or all) frames of a video as stored, RGB."""
     with av.open(str(path)) as c:
-        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+        frames = zip(range(limit or 1 << 30), c.decode(video=0), strict=False)
+        return [f.to_ndarray(format="rgb24") for _, f in frames]
 
 
 @pytest.mark.slow
@@ -212,3 +214,16 @@ def test_synthetic_clip_refuses_bad_input_and_writes_nothing(tmp_path):
     with pytest.raises(SynthError, match="no face"):
         make_synthetic_fake(faceless, tmp_path / "out2.mp4", seed=0)
     assert not list(tmp_path.glob("out*")) and not list(tmp_path.glob(".out*"))
+
+
+def test_rotated_source_is_blended_and_written_upright(tmp_path, sample_dir):
+    # Synthetic media: real frames stored sideways with a 90-degree display rotation tag,
+    # as phones record them.
+    upright = _decode(sample_dir / "clips/cosanlab__single_face.mp4", 8)
+    sideways = [np.ascontiguousarray(np.rot90(f, -1)) for f in upright]
+    src = testmedia.render_frames(sideways, tmp_path / "phone.mp4", fps=30, rotation=90)
+    record = make_synthetic_fake(src, tmp_path / "fake.mp4", seed=1, detect_every=4)
+    out = _decode(tmp_path / "fake.mp4")
+    assert len(out) == 8 and out[0].shape == upright[0].shape
+    assert (record.width, record.height) == (upright[0].shape[1], upright[0].shape[0])
+    assert record.frames_blended == 8

@@ -1,0 +1,71 @@
+"""`vidfake shards build ARCHIVE -o SHARDS`: scan an archive into face-track Parquet shards."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_FAILED = 0, 1, 3
+
+
+def register(subparsers: Any) -> None:
+    """Add `shards build` to the command line."""
+    shards = subparsers.add_parser("shards", help="build and inspect face-track shards")
+    sub = shards.add_subparsers(dest="shards_command", metavar="ACTION")
+    build = sub.add_parser(
+        "build",
+        help="scan an archive of videos into Parquet shards",
+        description=(
+            "Scan every video of ARCHIVE into SHARDS (face rows + one manifest row per video). "
+            "A rerun skips videos already done with the same settings. Exit code 1 when some "
+            "videos got status `error` (the manifest says why)."
+        ),
+    )
+    build.add_argument("archive", help="folder of videos (any layout vidfake.datasets knows)")
+    build.add_argument("-o", "--out", required=True, help="shards folder to create or resume")
+    build.add_argument("--config", help="scan settings YAML (default: built-in defaults)")
+    build.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting"
+    )
+    build.add_argument("--layout", default="auto", help="dataset layout (default: auto)")
+    build.add_argument("--workers", type=int, help="CPUs of the local Ray started (default: all)")
+    build.add_argument("--address", help="join this Ray cluster instead of starting one")
+    build.add_argument("--force", action="store_true", help="rebuild from scratch")
+    build.add_argument("--no-progress", action="store_true", help="no progress bar")
+    build.set_defaults(func=run_build)
+    shards.set_defaults(func=lambda args: shards.print_help() or 2)
+
+
+def run_build(args: argparse.Namespace) -> int:
+    """Load settings, list the archive, scan it, print a summary; the exit code says how it went."""
+    from vidfake.config import ScanConfig, load_config
+    from vidfake.datasets import list_items
+    from vidfake.scan import build_shards
+    from vidfake.video import check_strategy
+
+    cfg = load_config(ScanConfig, args.config, args.set)
+    check_strategy(cfg.sampling)
+    if args.workers is not None and args.workers < 1:
+        raise ValueError("--workers must be at least 1")
+    items = list_items(args.archive, layout=args.layout)
+    if not items:
+        raise ValueError(f"{args.archive}: no videos found")
+    summary = build_shards(
+        items,
+        args.out,
+        cfg,
+        workers=args.workers,
+        address=args.address,
+        force=args.force,
+        progress=not args.no_progress,
+    )
+    print(
+        f"{summary.total} videos: {summary.ok} ok, {summary.no_face} no face, "
+        f"{summary.error} error, {summary.skipped} skipped (done before); "
+        f"{summary.faces} faces from {summary.frames} frames in {summary.seconds:.1f} s "
+        f"({summary.frames_per_s:.1f} frames/s) -> {summary.out_dir}"
+    )
+    for path, reason in summary.errors:
+        print(f"  error: {path}: {reason}", file=sys.stderr)
+    return EXIT_SOME_FAILED if summary.error else EXIT_OK

@@ -1,0 +1,412 @@
+"""The scan stage: one video into face-track rows, and a whole archive into shards on Ray.
+
+`scan_video` never raises for bad media: it returns a manifest row with status `error` and a
+reason. `build_shards` runs one Ray task per video (bounded in flight, retried when a worker
+dies), commits results atomically and skips the videos a previous run with the same settings
+finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import yaml
+
+from vidfake import __version__
+from vidfake.config import DetectConfig, ScanConfig, load_config, to_dict
+from vidfake.faces.crop import crop_face, encode_jpeg, eye_patches, laplacian_variance
+from vidfake.faces.detect import Detections, FaceDetector
+from vidfake.faces.track import build_tracks
+from vidfake.shards.schema import FACE_SCHEMA, STATUS_ERROR, STATUS_NO_FACE, STATUS_OK
+from vidfake.shards.store import FACES_DIR, MANIFEST_DIR, SCAN_CONFIG, ShardWriter, read_manifest
+from vidfake.video import VideoError, VideoInfo, check_strategy, probe, sample_frames
+
+if TYPE_CHECKING:
+    from vidfake.datasets import DatasetItem
+
+log = logging.getLogger(__name__)
+
+_ID_BLOCK = 1 << 20
+_DETECTORS: dict[str, FaceDetector] = {}
+_LANDMARKER: list[Any] = []
+
+
+@dataclass
+class ScanResult:
+    """One video's manifest row (MANIFEST_SCHEMA fields) and face rows (FACE_SCHEMA)."""
+
+    manifest: dict[str, Any]
+    faces: pa.Table
+
+
+@dataclass
+class ScanSummary:
+    """What a `build_shards` run did."""
+
+    out_dir: str
+    total: int = 0  # videos listed
+    skipped: int = 0  # already in the shards from an earlier run
+    ok: int = 0
+    no_face: int = 0
+    error: int = 0
+    faces: int = 0
+    frames: int = 0  # frames sampled and scanned in this run
+    seconds: float = 0.0
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+    @property
+    def frames_per_s(self) -> float:
+        """Sampled frames scanned per second of wall time."""
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def video_id(path: str | Path) -> str:
+    """A content id: sha256 of the size, the first and the last MiB (a rename keeps it)."""
+    path = Path(path)
+    size = path.stat().st_size
+    h = hashlib.sha256(str(size).encode())
+    with path.open("rb") as fh:
+        h.update(fh.read(_ID_BLOCK))
+        if size > _ID_BLOCK:
+            fh.seek(max(size - _ID_BLOCK, _ID_BLOCK))
+            h.update(fh.read(_ID_BLOCK))
+    return h.hexdigest()[:32]
+
+
+def cached_detector(cfg: DetectConfig) -> FaceDetector:
+    """One FaceDetector per process and setting (Ray workers load MTCNN once)."""
+    key = json.dumps(to_dict(cfg), sort_keys=True)
+    if key not in _DETECTORS:
+        _DETECTORS[key] = FaceDetector(cfg)
+    return _DETECTORS[key]
+
+
+def _landmarker() -> Any:
+    """dlib's 68-point predictor, loaded once per process on first use."""
+    if not _LANDMARKER:
+        from vidfake.cues.landmarks import Landmarker
+
+        _LANDMARKER.append(Landmarker())
+    return _LANDMARKER[0]
+
+
+def _manifest(item: DatasetItem, cfg: ScanConfig, vid: str, seconds: float) -> dict[str, Any]:
+    """A manifest row with the item's facts and no decode facts yet."""
+    return {
+        "video_id": vid,
+        "path": str(item.path),
+        "status": STATUS_ERROR,
+        "error": None,
+        "frames": None,
+        "fps": None,
+        "width": None,
+        "height": None,
+        "duration": None,
+        "rotation": None,
+        "decoder": None,
+        "frames_sampled": None,
+        "n_faces": 0,
+        "n_tracks": 0,
+        "label": int(item.label),
+        "dataset": str(item.dataset),
+        "group": str(item.group),
+        "split": str(item.split),
+        "settings_hash": cfg.settings_hash(),
+        "vidfake_version": __version__,
+        "seconds": float(seconds),
+    }
+
+
+def error_result(
+    item: DatasetItem, cfg: ScanConfig, reason: str, seconds: float = 0.0
+) -> ScanResult:
+    """The result of a video that could not be scanned: an `error` row and no faces."""
+    try:
+        vid = video_id(item.path)
+    except OSError:
+        vid = "path-" + hashlib.sha256(str(item.path).encode()).hexdigest()[:27]
+    row = _manifest(item, cfg, vid, seconds)
+    row["error"] = reason
+    return ScanResult(row, FACE_SCHEMA.empty_table())
+
+
+@dataclass
+class _Candidate:
+    """A detection's crops and cues, computed while its full-resolution frame is in memory."""
+
+    face: bytes
+    eyes: tuple[bytes, bytes]
+    blur: float
+    landmarks68: list[float] | None
+    ear: float | None
+
+
+def _candidates(frame: np.ndarray, dets: Detections, cfg: ScanConfig) -> list[_Candidate]:
+    """Crops, eye patches, blur and (optionally) 68 landmarks for each detection of a frame."""
+    out = []
+    for box, lm5 in zip(dets.boxes, dets.landmarks, strict=True):
+        face = crop_face(frame, box, cfg.crop.margin, cfg.crop.size)
+        left, right = eye_patches(frame, lm5, cfg.crop.eye_size)
+        pts68, ear = None, None
+        if cfg.landmarks68:
+            from vidfake.cues.blink import eye_aspect_ratio
+
+            pts = _landmarker().predict(frame, box)
+            if pts is not None:
+                pts68 = np.asarray(pts, np.float32).reshape(-1).tolist()
+                value = float(eye_aspect_ratio(pts))
+                ear = value if np.isfinite(value) else None
+        q = cfg.crop.jpeg_quality
+        out.append(
+            _Candidate(
+                encode_jpeg(face, q),
+                (encode_jpeg(left, q), encode_jpeg(right, q)),
+                laplacian_variance(face),
+                pts68,
+                ear,
+            )
+        )
+    return out
+
+
+def _decode_facts(row: dict[str, Any], info: VideoInfo) -> None:
+    """Copy decode facts into a manifest row."""
+    row.update(
+        frames=info.frames,
+        fps=info.fps,
+        width=info.width,
+        height=info.height,
+        duration=info.duration,
+        rotation=info.rotation,
+        decoder=info.decoder,
+    )
+
+
+def scan_video(
+    item: DatasetItem, cfg: ScanConfig, detector: FaceDetector | None = None
+) -> ScanResult:
+    """Decode, detect, track and crop one video; never raises for bad media (status `error`)."""
+    start = time.perf_counter()
+    try:
+        vid = video_id(item.path)
+        info = probe(item.path)
+    except (OSError, VideoError) as exc:
+        return error_result(item, cfg, getattr(exc, "reason", None) or str(exc))
+    row = _manifest(item, cfg, vid, 0.0)
+    _decode_facts(row, info)
+    detector = detector or cached_detector(cfg.detect)
+    dets: list[Detections] = []
+    cands: list[list[_Candidate]] = []
+    meta: list[tuple[int, int, float]] = []  # (frame index, clip index, timestamp)
+    try:
+        for batch in sample_frames(item.path, cfg.sampling, cfg.chunk_size):
+            found = detector.detect(batch.frames)
+            for i, frame_dets in enumerate(found):
+                dets.append(frame_dets)
+                cands.append(_candidates(batch.frames[i], frame_dets, cfg))
+                meta.append(
+                    (int(batch.indices[i]), int(batch.clip_index[i]), float(batch.timestamps[i]))
+                )
+    except VideoError as exc:
+        row["error"] = exc.reason
+        row["seconds"] = time.perf_counter() - start
+        return ScanResult(row, FACE_SCHEMA.empty_table())
+    faces = _face_rows(item, vid, dets, cands, meta, cfg)
+    row["frames_sampled"] = len(dets)
+    row["n_faces"] = faces.num_rows
+    row["n_tracks"] = len(set(faces.column("track_id").to_pylist()))
+    row["status"] = STATUS_OK if faces.num_rows else STATUS_NO_FACE
+    row["seconds"] = time.perf_counter() - start
+    return ScanResult(row, faces)
+
+
+def _face_rows(
+    item: DatasetItem,
+    vid: str,
+    dets: list[Detections],
+    cands: list[list[_Candidate]],
+    meta: list[tuple[int, int, float]],
+    cfg: ScanConfig,
+) -> pa.Table:
+    """FACE_SCHEMA rows for every detection that belongs to a kept track."""
+    cols: dict[str, list[Any]] = {name: [] for name in FACE_SCHEMA.names}
+    for track in build_tracks(dets, cfg.track):
+        for pos, c in zip(track.frames, track.det_index, strict=True):
+            cand = cands[pos][c]
+            if cfg.crop.blur_min is not None and cand.blur < cfg.crop.blur_min:
+                continue
+            frame_index, clip_index, timestamp = meta[pos]
+            values = {
+                "video_id": vid,
+                "track_id": track.track_id,
+                "frame_index": frame_index,
+                "clip_index": clip_index,
+                "timestamp": timestamp,
+                "bbox": dets[pos].boxes[c].tolist(),
+                "landmarks": dets[pos].landmarks[c].reshape(-1).tolist(),
+                "landmarks68": cand.landmarks68,
+                "ear": cand.ear,
+                "det_score": float(dets[pos].scores[c]),
+                "blur": cand.blur,
+                "face_jpeg": cand.face,
+                "left_eye_jpeg": cand.eyes[0],
+                "right_eye_jpeg": cand.eyes[1],
+                "label": int(item.label),
+                "dataset": str(item.dataset),
+                "group": str(item.group),
+                "split": str(item.split),
+            }
+            for name, value in values.items():
+                cols[name].append(value)
+    return pa.Table.from_pydict(cols, schema=FACE_SCHEMA)
+
+
+def _scan_task(
+    item: DatasetItem, cfg: ScanConfig, scan_fn: Callable[..., ScanResult] | None
+) -> tuple[dict[str, Any], pa.Table]:
+    """The body of one Ray task: scan a video, catching anything so one video fails alone."""
+    fn = scan_fn or scan_video
+    try:
+        result = fn(item, cfg)
+    except Exception as exc:
+        result = error_result(item, cfg, f"scan failed: {type(exc).__name__}: {exc}")
+    return result.manifest, result.faces
+
+
+def prepare_out_dir(out_dir: str | Path, cfg: ScanConfig, force: bool) -> Path:
+    """Create or reuse a shards folder; refuse one built with other settings unless `force`."""
+    out = Path(out_dir)
+    saved = out / SCAN_CONFIG
+    if force:
+        for sub in (FACES_DIR, MANIFEST_DIR):
+            shutil.rmtree(out / sub, ignore_errors=True)
+    elif saved.exists():
+        old = load_config(ScanConfig, saved)
+        if old.settings_hash() != cfg.settings_hash():
+            raise ValueError(
+                f"{out} was built with other scan settings (hash {old.settings_hash()}, now "
+                f"{cfg.settings_hash()}): use --force to rebuild it, or another output folder"
+            )
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f".{SCAN_CONFIG}.tmp"
+    tmp.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    os.replace(tmp, saved)
+    return out
+
+
+def _start_ray(workers: int | None, address: str | None) -> bool:
+    """Join `address`, start a local Ray with `workers` CPUs, or reuse one; True if started."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    if address:
+        ray.init(address=address, log_to_driver=False)
+    else:
+        ray.init(
+            address="local",
+            num_cpus=workers or os.cpu_count(),
+            include_dashboard=False,
+            log_to_driver=False,
+        )
+    return True
+
+
+def _tally(summary: ScanSummary, manifest: dict[str, Any]) -> None:
+    """Count one finished video into the summary."""
+    status = manifest["status"]
+    if status == STATUS_OK:
+        summary.ok += 1
+    elif status == STATUS_NO_FACE:
+        summary.no_face += 1
+    else:
+        summary.error += 1
+        summary.errors.append((manifest["path"], manifest["error"] or "unknown error"))
+    summary.faces += manifest["n_faces"]
+    summary.frames += manifest["frames_sampled"] or 0
+
+
+def build_shards(
+    items: Iterable[DatasetItem],
+    out_dir: str | Path,
+    cfg: ScanConfig,
+    workers: int | None = None,
+    address: str | None = None,
+    force: bool = False,
+    progress: bool = True,
+    scan_fn: Callable[..., ScanResult] | None = None,
+    max_retries: int = 2,
+) -> ScanSummary:
+    """Scan `items` into shards at `out_dir`, one Ray task per video; resumes unless `force`.
+
+    Uses the running Ray when there is one, joins `address`, or starts a local Ray with
+    `workers` CPUs. `workers` also bounds the videos in flight. `scan_fn(item, cfg)` replaces
+    `scan_video` in the tasks (it must be picklable). A task whose worker dies is retried
+    `max_retries` times, then gets an `error` row.
+    """
+    import ray
+    from tqdm import tqdm
+
+    check_strategy(cfg.sampling)
+    items = list(items)
+    out = prepare_out_dir(out_dir, cfg, force)
+    writer = ShardWriter(out)
+    done = set(read_manifest(out).column("path").to_pylist())
+    todo, seen = [], set(done)
+    for item in items:
+        if str(item.path) not in seen:
+            seen.add(str(item.path))
+            todo.append(item)
+    summary = ScanSummary(str(out), total=len(items), skipped=len(items) - len(todo))
+    if not todo:
+        writer.close()
+        return summary
+    started = _start_ray(workers, address)
+    task = ray.remote(num_cpus=1, max_retries=max_retries)(_scan_task)
+    limit = workers or max(1, int(ray.available_resources().get("CPU", 1))) * 2
+    t0 = time.perf_counter()
+    bar = tqdm(total=len(todo), unit="video", disable=not progress, desc="scan")
+    pending: dict[Any, DatasetItem] = {}
+    queue = list(reversed(todo))
+    try:
+        while queue or pending:
+            while queue and len(pending) < limit:
+                item = queue.pop()
+                pending[task.remote(item, cfg, scan_fn)] = item
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            item = pending.pop(ready[0])
+            try:
+                manifest, faces = ray.get(ready[0])
+            except ray.exceptions.RayError as exc:
+                reason = (
+                    f"the worker scanning it died {max_retries + 1} times ({type(exc).__name__})"
+                )
+                result = error_result(item, cfg, reason)
+                manifest, faces = result.manifest, result.faces
+            writer.add(manifest, faces)
+            _tally(summary, manifest)
+            summary.seconds = time.perf_counter() - t0
+            bar.update(1)
+            bar.set_postfix(failed=summary.error, fps=f"{summary.frames_per_s:.1f}")
+    finally:
+        bar.close()
+        writer.close()
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        if started:
+            ray.shutdown()
+    summary.seconds = time.perf_counter() - t0
+    return summary

@@ -1,0 +1,154 @@
+"""MTCNN detection, tracking and crops on real photos and clips (bundled sample media)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from vidfake import testmedia
+from vidfake.config import DetectConfig, TrackConfig
+from vidfake.faces.crop import (
+    crop_face,
+    decode_jpeg,
+    encode_jpeg,
+    eye_patches,
+    laplacian_variance,
+)
+from vidfake.faces.detect import Detections, FaceDetector, detection_scale
+from vidfake.faces.track import box_iou, build_tracks
+from vidfake.video import sample_frames
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """MTCNN on one thread: on a shared 2-core box extra threads only spin."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return FaceDetector()
+
+
+def _rgb(path):
+    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+
+
+def test_recall_on_hand_marked_photos(sample_dir):
+    """Recall >= 0.9 against dlib's hand-marked boxes (IoU >= 0.4), faces down to 37 px."""
+    root = sample_dir / "photos" / "dlib"
+    det = FaceDetector(DetectConfig(min_face=20, max_side=1000))
+    hits = total = 0
+    for image in ET.parse(root / "testing.xml").getroot().iter("image"):
+        img = _rgb(root / image.get("file"))
+        truth = np.array(
+            [
+                [int(b.get(k)) for k in ("left", "top", "width", "height")]
+                for b in image.iter("box")
+            ],
+            np.float32,
+        )
+        truth[:, 2:] += truth[:, :2]
+        found = det.detect(img[None])[0]
+        total += len(truth)
+        if len(found):
+            hits += int((box_iou(truth, found.boxes).max(axis=1) >= 0.4).sum())
+    assert total == 25
+    assert hits / total >= 0.9
+
+
+def test_two_people_photo(sample_dir, detector):
+    found = detector.detect(
+        _rgb(sample_dir / "photos" / "face_recognition" / "two_people.jpg")[None]
+    )
+    assert len(found[0]) == 2
+    assert found[0].landmarks.shape == (2, 5, 2)
+    # the eyes sit inside their box, left eye left of right eye in the image
+    for box, lm in zip(found[0].boxes, found[0].landmarks, strict=True):
+        assert box[0] < lm[0, 0] < lm[1, 0] < box[2]
+
+
+def test_face_on_every_sampled_frame(sample_dir, detector):
+    frames = next(sample_frames(sample_dir / "clips" / "liveportrait_d18.mp4", "uniform:8", 8))
+    found = detector.detect(frames.frames)
+    assert [len(d) for d in found] == [1] * 8
+    assert all(d.scores[0] > 0.95 for d in found)
+
+
+def test_batch_and_loop_agree(sample_dir):
+    frames = next(
+        sample_frames(sample_dir / "clips" / "cosanlab__single_face.mp4", "uniform:3")
+    ).frames
+    loop = FaceDetector(DetectConfig(batch=False)).detect(frames)
+    batch = FaceDetector(DetectConfig(batch=True)).detect(frames)
+    for a, b in zip(loop, batch, strict=True):
+        assert len(a) == len(b) == 1
+        assert box_iou(a.boxes, b.boxes)[0, 0] > 0.95
+
+
+def test_scale_follows_resolution_and_min_face():
+    cfg = DetectConfig(min_face=40, max_side=480)
+    assert detection_scale(360, 640, cfg) == pytest.approx(0.75)
+    assert detection_scale(1080, 1920, cfg) == pytest.approx(0.5)  # 40 px faces stay 20 px
+    assert detection_scale(200, 300, cfg) == 1.0  # never upscaled
+
+
+def test_one_track_per_person(sample_dir, tmp_path, detector):
+    # synthetic layout: two real talking-head clips side by side in one video
+    clips = sample_dir / "clips"
+    both = testmedia.compose(
+        [clips / "liveportrait_d18.mp4", clips / "liveportrait_d19.mp4"], tmp_path / "two.mp4"
+    )
+    dets = []
+    for batch in sample_frames(both, "clip:10@10", 10):
+        dets.extend(detector.detect(batch.frames))
+    tracks = build_tracks(dets, TrackConfig())
+    assert len(tracks) == 2
+    assert all(len(t) == 10 for t in tracks)
+    centres = sorted(float(t.boxes[:, [0, 2]].mean()) for t in tracks)
+    assert centres[0] < 480 < centres[1]  # one on each half
+
+
+def _dets(*boxes):
+    if not boxes:
+        return Detections(
+            np.zeros((0, 4), np.float32), np.zeros((0, 5, 2), np.float32), np.zeros(0, np.float32)
+        )
+    b = np.array(boxes, np.float32)
+    return Detections(b, np.zeros((len(b), 5, 2), np.float32), np.full(len(b), 0.99, np.float32))
+
+
+def test_tracker_gap_tolerance_and_filters():
+    face = [100, 100, 200, 200]
+    seq = [_dets(face)] * 3 + [_dets()] * 2 + [_dets(face)] * 3
+    assert [t.frames for t in build_tracks(seq, TrackConfig(max_gap=2, min_length=1))] == [
+        [0, 1, 2, 5, 6, 7]
+    ]
+    assert len(build_tracks(seq, TrackConfig(max_gap=1, min_length=1))) == 2
+    assert build_tracks(seq, TrackConfig(max_gap=1, min_length=4)) == []
+    weak = [Detections(d.boxes, d.landmarks, d.scores * 0.9) for d in seq]
+    assert build_tracks(weak, TrackConfig(max_gap=2, min_length=1)) == []
+
+
+def test_crops_and_sharpness(sample_dir):
+    img = _rgb(sample_dir / "photos" / "face_recognition" / "obama.jpg")
+    found = FaceDetector().detect(img[None])[0]
+    face = crop_face(img, found.boxes[0], 1.3, 224)
+    assert face.shape == (224, 224, 3) and face.dtype == np.uint8
+    left, right = eye_patches(img, found.landmarks[0], 32)
+    assert left.shape == right.shape == (32, 32, 3)
+    corner = crop_face(img, np.array([-50, -50, 50, 50], np.float32), 1.0, 64)
+    assert corner[:32, :32].max() == 0  # outside the frame is black padding
+    blurred = cv2.GaussianBlur(face, (0, 0), 4)
+    assert laplacian_variance(blurred) < 30 < laplacian_variance(face)
+    back = decode_jpeg(encode_jpeg(face, 95))
+    assert back.shape == face.shape and np.abs(back.astype(int) - face).mean() < 3
+    with pytest.raises(ValueError):
+        decode_jpeg(b"not a jpeg")

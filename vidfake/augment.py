@@ -1,0 +1,94 @@
+"""Augmentations that matter for deepfakes, drawn once per sequence and applied to every frame.
+
+JPEG re-compression, blur, downscaling, colour jitter and horizontal flips mimic how videos are
+shared; one parameter draw per sequence keeps the frames consistent, so a temporal model never
+sees flicker the augmentation made. Nothing that erases blending traces (cutout, mixup, strong
+warps) is on by default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+
+@dataclass
+class AugmentConfig:
+    """Probabilities and ranges of the per-sequence augmentations (0 disables one)."""
+
+    flip: float = 0.5  # probability of a horizontal flip
+    jpeg: float = 0.3  # probability of JPEG re-compression
+    jpeg_quality: tuple[int, int] = (60, 95)  # quality range of the re-compression
+    blur: float = 0.1  # probability of a Gaussian blur
+    blur_sigma: tuple[float, float] = (0.3, 1.2)  # sigma range of the blur, in pixels
+    downscale: float = 0.2  # probability of downscaling then upscaling back
+    downscale_factor: tuple[float, float] = (0.5, 0.9)  # scale range of the downscaling
+    color: float = 0.3  # probability of brightness/contrast/saturation jitter
+    color_strength: float = 0.15  # maximum relative change of each colour property
+
+
+class SequenceAugment:
+    """Draws one parameter set per sequence (`sample`) and applies it to each frame (`apply`)."""
+
+    def __init__(self, cfg: AugmentConfig | None = None) -> None:
+        self.cfg = cfg or AugmentConfig()
+
+    def sample(self, rng: np.random.Generator) -> dict[str, Any]:
+        """One random parameter set; absent keys mean the augmentation is off."""
+        c = self.cfg
+        p: dict[str, Any] = {"flip": bool(rng.random() < c.flip)}
+        if rng.random() < c.jpeg:
+            p["jpeg"] = int(rng.integers(c.jpeg_quality[0], c.jpeg_quality[1] + 1))
+        if rng.random() < c.blur:
+            p["blur"] = float(rng.uniform(*c.blur_sigma))
+        if rng.random() < c.downscale:
+            p["downscale"] = float(rng.uniform(*c.downscale_factor))
+        if rng.random() < c.color:
+            s = c.color_strength
+            p["color"] = tuple(float(v) for v in rng.uniform(1 - s, 1 + s, size=3))
+        return p
+
+    def apply(self, img: np.ndarray, p: dict[str, Any]) -> np.ndarray:
+        """Apply parameter set `p` to one uint8 RGB image."""
+        out = img
+        if p.get("flip"):
+            out = out[:, ::-1]
+        if "color" in p:
+            brightness, contrast, saturation = p["color"]
+            f = out.astype(np.float32)
+            grey = f.mean(axis=2, keepdims=True)
+            f = grey + (f - grey) * saturation
+            f = (f - f.mean()) * contrast + f.mean() * brightness
+            out = np.clip(f, 0, 255).astype(np.uint8)
+        if "blur" in p:
+            out = cv2.GaussianBlur(np.ascontiguousarray(out), (0, 0), p["blur"])
+        if "downscale" in p:
+            h, w = out.shape[:2]
+            small = (max(1, round(w * p["downscale"])), max(1, round(h * p["downscale"])))
+            out = cv2.resize(np.ascontiguousarray(out), small, interpolation=cv2.INTER_AREA)
+            out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
+        if "jpeg" in p:
+            ok, buf = cv2.imencode(
+                ".jpg", np.ascontiguousarray(out[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, p["jpeg"]]
+            )
+            out = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+        return np.ascontiguousarray(out)
+
+    def __call__(
+        self,
+        frames: list[np.ndarray],
+        rng: np.random.Generator,
+        eyes: list[tuple[np.ndarray, np.ndarray]] | None = None,
+    ) -> tuple[list[np.ndarray], list[tuple[np.ndarray, np.ndarray]] | None]:
+        """Augment a sequence (and its eye patches, swapping left and right on a flip)."""
+        p = self.sample(rng)
+        out = [self.apply(f, p) for f in frames]
+        if eyes is None:
+            return out, None
+        pairs = [(self.apply(left, p), self.apply(right, p)) for left, right in eyes]
+        if p["flip"]:
+            pairs = [(r, left) for left, r in pairs]
+        return out, pairs

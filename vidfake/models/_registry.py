@@ -43,9 +43,14 @@ def is_model(name: str) -> bool:
 
 
 def create_model(name: str, **kwargs: Any) -> nn.Module:
-    """Build the registered model `name` with keyword settings (sizes, backbone, ...)."""
+    """Build the registered model `name` with keyword settings (sizes, backbone, ...).
+
+    The model gets `arch` (the name) and `model_kwargs` (the settings minus `pretrained`), which
+    is what a checkpoint needs to rebuild it.
+    """
     if name not in _MODELS:
         raise ValueError(f"unknown model {name!r}; known: {', '.join(list_models())}")
     model = _MODELS[name](**kwargs)
     model.arch = name
+    model.model_kwargs = {k: v for k, v in kwargs.items() if k != "pretrained"}
     return model

@@ -218,11 +218,12 @@ def scan_video(
                 meta.append(
                     (int(batch.indices[i]), int(batch.clip_index[i]), float(batch.timestamps[i]))
                 )
-    except VideoError as exc:
-        row["error"] = exc.reason
+        faces = _face_rows(item, vid, dets, cands, meta, cfg)
+    except Exception as exc:  # one video's failure must not stop an archive's scan
+        reason = exc.reason if isinstance(exc, VideoError) else f"{type(exc).__name__}: {exc}"
+        row["error"] = reason
         row["seconds"] = time.perf_counter() - start
         return ScanResult(row, FACE_SCHEMA.empty_table())
-    faces = _face_rows(item, vid, dets, cands, meta, cfg)
     row["frames_sampled"] = len(dets)
     row["n_faces"] = faces.num_rows
     row["n_tracks"] = len(set(faces.column("track_id").to_pylist()))

@@ -73,7 +73,10 @@ class FaceDetector:
         height, width = frames.shape[1:3]
         scale = detection_scale(height, width, self.cfg)
         small = _resize_all(frames, scale)
-        net = self._net(max(12, int(round(self.cfg.min_face * scale))))
+        min_size = max(12, int(round(self.cfg.min_face * scale)))
+        if min(small.shape[1:3]) < min_size:  # smaller than the smallest face: none to find
+            return [empty_detections() for _ in frames]
+        net = self._net(min_size)
         with torch.inference_mode():
             if self.cfg.batch:
                 boxes, probs, points = net.detect(small, landmarks=True)

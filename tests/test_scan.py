@@ -1,0 +1,175 @@
+"""The scan stage end to end on real clips: scan_video, build_shards on Ray, resume, bad input."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+from collections import Counter
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from vidfake import testmedia
+from vidfake.cli import main
+from vidfake.config import ScanConfig, TrackConfig
+from vidfake.datasets import DatasetItem
+from vidfake.faces.crop import decode_jpeg
+from vidfake.scan import build_shards, scan_video, video_id
+from vidfake.shards import read_faces, read_manifest
+
+FAST = ScanConfig(sampling="uniform:4", track=TrackConfig(min_length=2))
+
+
+def _item(path, label=0):
+    return DatasetItem(str(path), label, os.path.basename(str(path)), "test", "samples")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """MTCNN on one thread in this process: on a shared 2-core box extra threads only spin."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def clips(sample_dir):
+    return sample_dir / "clips"
+
+
+@pytest.fixture(scope="module")
+def faceless(tmp_path_factory):
+    """Synthetic: a clip of moving colour gradients, no face in it."""
+    ramp = np.linspace(0, 255, 160, dtype=np.float32)
+    frames = [
+        np.stack([np.tile(np.roll(ramp, 8 * i), (120, 1))] * 3, axis=-1).astype(np.uint8)
+        for i in range(12)
+    ]
+    return testmedia.render_frames(frames, tmp_path_factory.mktemp("nf") / "noface.mp4", 12)
+
+
+def test_scan_frontal_clip(clips):
+    cfg = ScanConfig(sampling="clip:8@10", track=TrackConfig(min_length=4))
+    result = scan_video(_item(clips / "liveportrait_d18.mp4", label=1), cfg)
+    m = result.manifest
+    assert m["status"] == "ok" and m["error"] is None
+    assert m["frames_sampled"] == 8 and m["n_faces"] == 8 and m["n_tracks"] == 1
+    assert (m["width"], m["height"], m["decoder"]) == (480, 480, "decord")
+    assert m["settings_hash"] == cfg.settings_hash()
+    faces = result.faces.to_pydict()
+    assert len(set(faces["frame_index"])) == 8  # a face on every sampled frame
+    assert set(faces["label"]) == {1} and set(faces["track_id"]) == {0}
+    for bbox, lm in zip(faces["bbox"], faces["landmarks"], strict=True):
+        x1, y1, x2, y2 = bbox
+        assert x1 < lm[0] < x2 and y1 < lm[1] < y2  # left eye inside the box
+    assert decode_jpeg(faces["face_jpeg"][0]).shape == (224, 224, 3)
+    assert decode_jpeg(faces["left_eye_jpeg"][0]).shape == (32, 32, 3)
+    assert min(faces["blur"]) > 0
+
+
+def test_video_id_follows_content(clips, tmp_path):
+    renamed = shutil.copy(clips / "cosanlab__single_face.mp4", tmp_path / "renamed.mp4")
+    assert video_id(renamed) == video_id(clips / "cosanlab__single_face.mp4")
+    assert video_id(renamed) != video_id(clips / "liveportrait_d18.mp4")
+
+
+def test_no_face(faceless):
+    result = scan_video(_item(faceless), FAST)
+    assert result.manifest["status"] == "no_face" and result.faces.num_rows == 0
+    assert result.manifest["frames_sampled"] == 4
+
+
+def test_every_damaged_kind_gets_one_error_row(clips, faceless, tmp_path, ray_cluster):
+    good = clips / "cosanlab__single_face.mp4"
+    bad = {
+        kind: testmedia.make_damaged(kind, tmp_path / "in" / f"{kind}.mp4", src=good)
+        for kind in testmedia.DAMAGED_KINDS
+    }
+    items = [_item(good), _item(faceless)] + [_item(p) for p in bad.values()]
+    summary = build_shards(items, tmp_path / "out", FAST, progress=False)
+    rows = {r["path"]: r for r in read_manifest(tmp_path / "out").to_pylist()}
+    assert len(rows) == len(items) == summary.total
+    assert rows[str(good)]["status"] == "ok"
+    assert rows[str(faceless)]["status"] == "no_face"
+    for kind in ("truncated", "zero_bytes", "random_bytes", "text", "audio_only"):
+        row = rows[str(bad[kind])]
+        assert row["status"] == "error" and len(row["error"]) > 10, kind
+    # one frame and 16x16 frames decode (PyAV for the tiny ones) but hold no findable face
+    assert rows[str(bad["tiny_frames"])]["decoder"] == "pyav"
+    assert rows[str(bad["one_frame"])]["status"] in ("ok", "no_face")
+    assert summary.error == 5 and len(summary.errors) == 5
+
+
+def test_resume_after_interrupted_scan(clips, tmp_path, ray_cluster):
+    items = [_item(clips / n) for n in ("cosanlab__single_face.mp4", "liveportrait_d18.mp4")]
+    out = tmp_path / "shards"
+    build_shards(items[:1], out, FAST, progress=False)
+    # an interrupted run: the second video's faces were written but never committed
+    partial = scan_video(items[1], FAST).faces
+    pq.write_table(partial, out / "faces" / "part-0123456789ab-0000.parquet")
+    summary = build_shards(items, out, FAST, progress=False)
+    assert summary.skipped == 1 and summary.ok == 1
+    manifest = read_manifest(out)
+    assert sorted(manifest.column("path").to_pylist()) == sorted(i.path for i in items)
+    assert read_faces(out).num_rows == sum(manifest.column("n_faces").to_pylist()) == 8
+    assert not (out / "faces" / "part-0123456789ab-0000.parquet").exists()
+    again = build_shards(items, out, FAST, progress=False)
+    assert again.skipped == 2 and read_manifest(out).num_rows == 2
+    other = ScanConfig(sampling="uniform:3", track=TrackConfig(min_length=2))
+    with pytest.raises(ValueError, match="other scan settings"):
+        build_shards(items, out, other, progress=False)
+    forced = build_shards(items, out, other, force=True, progress=False)
+    assert forced.skipped == 0 and read_faces(out).num_rows == 6
+    assert read_manifest(out).num_rows == 2
+
+
+def test_killed_worker_loses_and_duplicates_nothing(clips, tmp_path, ray_cluster):
+    marks = tmp_path / "marks"
+    marks.mkdir()
+
+    def die_once(item, cfg):
+        """Kill this worker process on the first attempt at each video, then scan for real."""
+        mark = marks / os.path.basename(item.path)
+        if not mark.exists():
+            mark.touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return scan_video(item, cfg)
+
+    items = [_item(clips / n) for n in ("cosanlab__single_face.mp4", "liveportrait_d19.mp4")]
+    summary = build_shards(items, tmp_path / "out", FAST, progress=False, scan_fn=die_once)
+    assert summary.ok == 2 and summary.error == 0
+    manifest = read_manifest(tmp_path / "out")
+    assert Counter(manifest.column("path").to_pylist()) == {i.path: 1 for i in items}
+    faces = read_faces(tmp_path / "out", columns=["video_id", "frame_index"])
+    assert faces.num_rows == 8
+    assert len(set(zip(*faces.to_pydict().values(), strict=True))) == 8  # no duplicate rows
+
+
+def test_worker_dying_every_time_gives_an_error_row(clips, tmp_path, ray_cluster):
+    def always_die(item, cfg):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    items = [_item(clips / "cosanlab__single_face.mp4")]
+    summary = build_shards(
+        items, tmp_path / "out", FAST, progress=False, scan_fn=always_die, max_retries=1
+    )
+    row = read_manifest(tmp_path / "out").to_pylist()[0]
+    assert summary.error == 1 and row["status"] == "error" and "died" in row["error"]
+
+
+def test_command_exit_codes(clips, tmp_path, ray_cluster, capsys):
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    shutil.copy(clips / "cosanlab__single_face.mp4", archive)
+    args = ["shards", "build", str(archive), "-o", str(tmp_path / "out"), "--layout", "files"]
+    fast = ["--set", "sampling=uniform:4", "--set", "track.min_length=2", "--no-progress"]
+    assert main(args + fast) == 0
+    testmedia.make_damaged("text", archive / "notes.mp4")
+    assert main(args + fast) == 1
+    out = capsys.readouterr()
+    assert "1 skipped" in out.out and "it is text" in out.err
+    assert main(args + ["--set", "sampling=sometimes"]) == 2

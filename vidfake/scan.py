@@ -273,7 +273,7 @@ def _face_rows(
     return pa.Table.from_pydict(cols, schema=FACE_SCHEMA)
 
 
-def _scan_task(
+def scan_task(
     item: DatasetItem, cfg: ScanConfig, scan_fn: Callable[..., ScanResult] | None
 ) -> tuple[dict[str, Any], pa.Table]:
     """The body of one Ray task: scan a video, catching anything so one video fails alone."""
@@ -306,7 +306,7 @@ def prepare_out_dir(out_dir: str | Path, cfg: ScanConfig, force: bool) -> Path:
     return out
 
 
-def _start_ray(workers: int | None, address: str | None) -> bool:
+def start_ray(workers: int | None, address: str | None) -> bool:
     """Join `address`, start a local Ray with `workers` CPUs, or reuse one; True if started."""
     import ray
 
@@ -375,8 +375,8 @@ def build_shards(
     if not todo:
         writer.close()
         return summary
-    started = _start_ray(workers, address)
-    task = ray.remote(num_cpus=1, max_retries=max_retries)(_scan_task)
+    started = start_ray(workers, address)
+    task = ray.remote(num_cpus=1, max_retries=max_retries)(scan_task)
     limit = workers or max(1, int(ray.available_resources().get("CPU", 1))) * 2
     t0 = time.perf_counter()
     bar = tqdm(total=len(todo), unit="video", disable=not progress, desc="scan")

@@ -20,6 +20,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+import torch
 
 from vidfake.synth.sbi import SelfBlend
 
@@ -33,7 +34,7 @@ class SynthError(RuntimeError):
 
 @dataclass
 class SyntheticRecord:
-    """What was made: source, output, the seed and parameter draw, and how many frames hold a face."""
+    """What was made: source, output, seed and parameter draw, frames that hold a face."""
 
     source: str
     output: str
@@ -85,10 +86,10 @@ def _frame_rate(path: Path) -> Fraction:
 class _FaceFollower:
     """Detects faces with MTCNN on downscaled frames and follows one person across keyframes."""
 
-    def __init__(self, max_side: int, min_score: float) -> None:
+    def __init__(self, max_side: int, min_face: int, min_score: float) -> None:
         from facenet_pytorch import MTCNN
 
-        self.mtcnn = MTCNN(keep_all=True, device="cpu", min_face_size=20)
+        self.mtcnn = MTCNN(keep_all=True, device="cpu", min_face_size=min_face)
         self.max_side, self.min_score = max_side, min_score
         self.last: np.ndarray | None = None  # box of the followed face at its last sighting
 
@@ -97,7 +98,8 @@ class _FaceFollower:
         h, w = frame.shape[:2]
         f = min(1.0, self.max_side / max(h, w))
         small = cv2.resize(frame, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
-        boxes, probs, points = self.mtcnn.detect(small, landmarks=True)
+        with torch.inference_mode():
+            boxes, probs, points = self.mtcnn.detect(small, landmarks=True)
         if boxes is None:
             return None
         keep = np.asarray(probs, dtype=np.float64) >= self.min_score
@@ -123,10 +125,10 @@ class _FaceFollower:
 
 
 def _landmark_track(
-    path: Path, detect_every: int, max_side: int, min_score: float, max_gap: int
+    path: Path, detect_every: int, max_side: int, min_face: int, min_score: float, max_gap: int
 ) -> tuple[int, np.ndarray]:
     """Pass one: (frame count, (N, 5, 2) landmarks per frame; NaN where no face is followed)."""
-    follower = _FaceFollower(max_side, min_score)
+    follower = _FaceFollower(max_side, min_face, min_score)
     keys: list[int] = []
     marks: list[np.ndarray] = []
     n = 0
@@ -199,8 +201,9 @@ def make_synthetic_fake(
     *,
     blender: SelfBlend | None = None,
     flicker: bool = False,
-    detect_every: int = 3,
+    detect_every: int = 4,
     detect_side: int = 320,
+    min_face: int = 40,
     min_score: float = 0.9,
     max_gap: int = 3,
     codec: str = "libx264",
@@ -209,10 +212,12 @@ def make_synthetic_fake(
 ) -> SyntheticRecord:
     """Write a self-blended synthetic deepfake of `src_video` to `dst_video` (MP4) and describe it.
 
+    MTCNN runs on every `detect_every`-th frame scaled to `detect_side` pixels (longer side) and
+    looks for faces of at least `min_face` pixels at that scale (fewer pyramid levels: faster).
     Every frame is blended at full resolution with one parameter draw from `seed`; frames where
     the face is not followed are copied unchanged. Frames are written upright (the source's
-    display rotation applied), so width and height are as the source is displayed. Raises SynthError (and writes nothing) when
-    the source cannot be decoded or no face is found.
+    display rotation applied), so width and height are as displayed. Raises SynthError (and
+    writes nothing) when the source cannot be decoded or no face is found.
     """
     src, dst = Path(src_video), Path(dst_video)
     if not src.is_file():
@@ -222,7 +227,7 @@ def make_synthetic_fake(
     if detect_every < 1:
         raise ValueError(f"detect_every must be >= 1, got {detect_every}")
     rate = _frame_rate(src)
-    n, marks = _landmark_track(src, detect_every, detect_side, min_score, max_gap)
+    n, marks = _landmark_track(src, detect_every, detect_side, min_face, min_score, max_gap)
     have = ~np.isnan(marks[:, 0, 0])
     if not have.any():
         raise SynthError(f"{src}: no face found (MTCNN score >= {min_score}) to blend")

@@ -199,7 +199,7 @@ def train_steps(
         else:
             opt.step()
         sched.step()
-        total += float(loss) * len(y)
+        total += loss.item() * len(y)
         n += len(y)
         bar.set_postfix(loss=f"{total / n:.4f}")
     seconds = time.perf_counter() - start

@@ -1,0 +1,195 @@
+"""Ray entry point: the vidfake training loop under Ray Train with N workers (CPU or GPU).
+
+    python pipelines/train.py --config configs/models/cvit.yaml --data SHARDS --out RUN \
+        --workers 2 [--gpu] [--set key=value ...]
+
+The face shards are streamed as a Ray Dataset (`ray.data.read_parquet`), grouped per track
+into sequences of JPEG crops, split across workers; each worker decodes and augments them with
+`vidfake.sequences.SequenceTransform` and runs `vidfake.train.train_steps` under DDP. Rank 0
+validates with the same code as `vidfake train` and writes `best/`, `last/` and `metrics.csv`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import torch
+
+
+def sequence_rows(group: pa.Table, frames: int, stride: int) -> pa.Table:
+    """Ray Data `map_groups` UDF: one track's face rows → one row per window of JPEG crops."""
+    from vidfake.sequences import table_sequences
+
+    seqs = list(table_sequences(group, frames, stride))
+    return pa.table(
+        {
+            "video_id": [s.video_id for s in seqs],
+            "track_id": pa.array([s.track_id for s in seqs], pa.int32()),
+            "label": pa.array([s.label for s in seqs], pa.int8()),
+            "faces": pa.array([s.faces for s in seqs], pa.list_(pa.binary())),
+        }
+    )
+
+
+def sequence_dataset(shards: str | Path, split: str, frames: int, stride: int):
+    """A Ray Dataset of training sequences (JPEG bytes) of one split, streamed from Parquet."""
+    import ray.data
+
+    from vidfake.loader import face_files
+    from vidfake.sequences import SEQUENCE_COLUMNS
+
+    files = [str(f) for f in face_files(shards)]
+    ds = ray.data.read_parquet(files, columns=SEQUENCE_COLUMNS)
+    ds = ds.filter(lambda row: row["split"] == split and row["label"] >= 0)
+    return ds.groupby(["video_id", "track_id"]).map_groups(
+        sequence_rows, fn_kwargs={"frames": frames, "stride": stride}, batch_format="pyarrow"
+    )
+
+
+def _batches(shard, transform, batch_size: int, seed: int) -> Iterator[dict[str, Any]]:
+    """Decode and augment a worker's share of sequences into model batches."""
+    rng = np.random.default_rng(seed)
+    for batch in shard.iter_batches(
+        batch_size=batch_size, batch_format="pyarrow", local_shuffle_buffer_size=4 * batch_size
+    ):
+        xs = [transform.prepare(list(faces), rng=rng)[0] for faces in batch["faces"].to_pylist()]
+        yield {
+            "x": torch.stack(xs),
+            "label": torch.tensor(batch["label"].to_numpy(), dtype=torch.float32),
+        }
+
+
+def train_loop(config: dict[str, Any]) -> None:
+    """The per-worker loop: the same model, optimiser and steps as `vidfake.train.train`."""
+    import math
+
+    import ray.train
+    from ray.train.torch import prepare_model
+
+    from vidfake.augment import SequenceAugment
+    from vidfake.checkpoint import save_checkpoint
+    from vidfake.config import from_dict
+    from vidfake.evaluate import eval_dataset
+    from vidfake.loader import count_sequences
+    from vidfake.sequences import SequenceTransform
+    from vidfake.train import (
+        TrainConfig,
+        _append_csv,
+        build_model,
+        checkpoint_meta,
+        make_optimizer,
+        seed_everything,
+        train_steps,
+        validate,
+    )
+
+    cfg = from_dict(TrainConfig, config["cfg"])
+    out = Path(config["out"])
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    seed_everything(cfg.seed)
+    model, preprocess = build_model(cfg)
+    device = "cuda" if torch.cuda.is_available() and config["use_gpu"] else "cpu"
+    model = prepare_model(model)
+    T = preprocess["frames"]
+    counts = count_sequences(cfg.data.shards, T, cfg.data.stride or T, (cfg.data.train_split,))
+    steps = math.ceil(sum(counts.values()) / (cfg.optim.batch_size * world))
+    opt, sched = make_optimizer(model, cfg.optim, steps * cfg.epochs)
+    scaler = torch.amp.GradScaler("cuda") if device == "cuda" else None
+    transform = SequenceTransform.from_cfg(preprocess, SequenceAugment(cfg.augment))
+    val_ds = eval_dataset(
+        cfg.data.shards, SequenceTransform.from_cfg(preprocess), cfg.data.val_split
+    )
+    shard = ray.train.get_dataset_shard("train")
+    best = None
+    for epoch in range(cfg.epochs):
+        start = time.perf_counter()
+        batches = _batches(
+            shard, transform, cfg.optim.batch_size, cfg.seed * 1000 + epoch * world + rank
+        )
+        row: dict[str, Any] = {"epoch": epoch + 1, "lr": sched.get_last_lr()[0]}
+        row.update(train_steps(model, batches, opt, sched, cfg.optim.grad_clip, device, scaler))
+        row["workers"] = world
+        if rank == 0:
+            net = model.module if hasattr(model, "module") else model
+            val, threshold = validate(net, val_ds, cfg.optim.batch_size, device)
+            row.update(val, threshold=threshold, seconds=time.perf_counter() - start)
+            meta = checkpoint_meta(
+                cfg, preprocess, net, epoch=epoch + 1, threshold=threshold, metrics=row
+            )
+            save_checkpoint(out / "last", net, meta)
+            score = float(val.get(f"val_{cfg.monitor}", math.nan))
+            if not math.isnan(score) and (best is None or score > best):
+                best = score
+                save_checkpoint(out / "best", net, meta)
+            _append_csv(out / "metrics.csv", row)
+        ray.train.report({k: v for k, v in row.items() if isinstance(v, (int, float))})
+
+
+def run_ray_training(cfg, out: str | Path, workers: int = 2, use_gpu: bool = False) -> Path:
+    """Train `cfg` (a TrainConfig) with `workers` Ray Train workers; returns the run folder."""
+    from ray.train import RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    from vidfake.config import to_dict
+    from vidfake.train import build_model
+
+    out = Path(out).resolve()
+    if (out / "last").exists():
+        raise ValueError(f"{out} already holds a run; choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    frames = build_model(cfg)[1]["frames"]
+    train_ds = sequence_dataset(
+        cfg.data.shards, cfg.data.train_split, frames, cfg.data.stride or frames
+    )
+    trainer = TorchTrainer(
+        train_loop,
+        train_loop_config={"cfg": to_dict(cfg), "out": str(out), "use_gpu": use_gpu},
+        scaling_config=ScalingConfig(num_workers=workers, use_gpu=use_gpu),
+        run_config=RunConfig(
+            name="vidfake-train", storage_path=tempfile.mkdtemp(prefix="vidfake-ray-")
+        ),
+        datasets={"train": train_ds},
+    )
+    trainer.fit()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, join or start Ray, train; returns the exit code."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--gpu", action="store_true")
+    parser.add_argument("--address", default=os.environ.get("RAY_ADDRESS"))
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args(argv)
+
+    import ray
+
+    from vidfake.train import load_train_config
+
+    try:
+        cfg = load_train_config(args.config, [*args.overrides, f"data.shards={args.data}"])
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"pipelines/train.py: error: {exc}", file=sys.stderr)
+        return 2
+    ray.init(address=args.address or "local")
+    out = run_ray_training(cfg, args.out, args.workers, args.gpu)
+    print(f"best checkpoint: {out / 'best'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,7 +1,7 @@
 """Synthetic deepfake clips: one self-blend draw applied through a whole real video.
 
-Pass one decodes the clip with PyAV and runs MTCNN on a downscaled copy of every k-th frame,
-following one face. Its landmarks are smoothed over time and interpolated to every frame.
+Pass one decodes the clip with PyAV and runs the scan's FaceDetector (MTCNN on a downscaled
+copy) on every k-th frame, following one face. Its landmarks are smoothed over time and interpolated to every frame.
 Pass two decodes again, blends each frame at full resolution and encodes the result (H.264
 when available). The output carries SYNTHETIC_MARKER in its container comment and a JSON
 sidecar, so nobody mistakes it for real footage.
@@ -18,10 +18,10 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
-import torch
 
+from vidfake.config import DetectConfig
+from vidfake.faces.detect import FaceDetector
 from vidfake.synth.sbi import SelfBlend
 
 SYNTHETIC_MARKER = "vidfake synthetic deepfake (self-blended)"
@@ -84,29 +84,18 @@ def _frame_rate(path: Path) -> Fraction:
 
 
 class _FaceFollower:
-    """Detects faces with MTCNN on downscaled frames and follows one person across keyframes."""
+    """Detects faces with the scan's FaceDetector and follows one person across keyframes."""
 
-    def __init__(self, max_side: int, min_face: int, min_score: float) -> None:
-        from facenet_pytorch import MTCNN
-
-        self.mtcnn = MTCNN(keep_all=True, device="cpu", min_face_size=min_face)
-        self.max_side, self.min_score = max_side, min_score
+    def __init__(self, cfg: DetectConfig) -> None:
+        self.detector = FaceDetector(cfg)
         self.last: np.ndarray | None = None  # box of the followed face at its last sighting
 
     def landmarks(self, frame: np.ndarray) -> np.ndarray | None:
         """The followed face's 5 landmarks in full-frame pixels, or None when it is not seen."""
-        h, w = frame.shape[:2]
-        f = min(1.0, self.max_side / max(h, w))
-        small = cv2.resize(frame, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
-        with torch.inference_mode():
-            boxes, probs, points = self.mtcnn.detect(small, landmarks=True)
-        if boxes is None:
+        found = self.detector.detect(frame[None])[0]
+        if len(found) == 0:
             return None
-        keep = np.asarray(probs, dtype=np.float64) >= self.min_score
-        if not keep.any():
-            return None
-        boxes = np.asarray(boxes, dtype=np.float64)[keep] / f
-        points = np.asarray(points, dtype=np.float64)[keep] / f
+        boxes = found.boxes.astype(np.float64)
         if self.last is None:
             pick = int(np.argmax((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])))
         else:
@@ -117,7 +106,7 @@ class _FaceFollower:
             if dist[pick] > 0.5 * max(self.last[2] - self.last[0], self.last[3] - self.last[1]):
                 return None
         self.last = boxes[pick]
-        return points[pick]
+        return found.landmarks[pick].astype(np.float64)
 
     def lose(self) -> None:
         """Forget the followed face (it was gone too long), so the largest face is taken next."""
@@ -125,10 +114,10 @@ class _FaceFollower:
 
 
 def _landmark_track(
-    path: Path, detect_every: int, max_side: int, min_face: int, min_score: float, max_gap: int
+    path: Path, detect_every: int, cfg: DetectConfig, max_gap: int
 ) -> tuple[int, np.ndarray]:
     """Pass one: (frame count, (N, 5, 2) landmarks per frame; NaN where no face is followed)."""
-    follower = _FaceFollower(max_side, min_face, min_score)
+    follower = _FaceFollower(cfg)
     keys: list[int] = []
     marks: list[np.ndarray] = []
     n = 0
@@ -202,9 +191,7 @@ def make_synthetic_fake(
     blender: SelfBlend | None = None,
     flicker: bool = False,
     detect_every: int = 4,
-    detect_side: int = 320,
-    min_face: int = 40,
-    min_score: float = 0.9,
+    detect: DetectConfig | None = None,
     max_gap: int = 3,
     codec: str = "libx264",
     crf: int = 18,
@@ -212,8 +199,8 @@ def make_synthetic_fake(
 ) -> SyntheticRecord:
     """Write a self-blended synthetic deepfake of `src_video` to `dst_video` (MP4) and describe it.
 
-    MTCNN runs on every `detect_every`-th frame scaled to `detect_side` pixels (longer side) and
-    looks for faces of at least `min_face` pixels at that scale (fewer pyramid levels: faster).
+    The scan's FaceDetector (MTCNN on a downscaled copy; `detect`, default max side 320) runs
+    on every `detect_every`-th frame.
     Every frame is blended at full resolution with one parameter draw from `seed`; frames where
     the face is not followed are copied unchanged. Frames are written upright (the source's
     display rotation applied), so width and height are as displayed. Raises SynthError (and
@@ -227,10 +214,11 @@ def make_synthetic_fake(
     if detect_every < 1:
         raise ValueError(f"detect_every must be >= 1, got {detect_every}")
     rate = _frame_rate(src)
-    n, marks = _landmark_track(src, detect_every, detect_side, min_face, min_score, max_gap)
+    cfg = detect or DetectConfig(max_side=320)
+    n, marks = _landmark_track(src, detect_every, cfg, max_gap)
     have = ~np.isnan(marks[:, 0, 0])
     if not have.any():
-        raise SynthError(f"{src}: no face found (MTCNN score >= {min_score}) to blend")
+        raise SynthError(f"{src}: no face found (MTCNN score >= {cfg.min_score}) to blend")
     blender = blender or SelfBlend()
     rng = np.random.default_rng(seed)
     params = blender.sample_params(rng)

@@ -17,6 +17,7 @@ from facenet_pytorch import MTCNN
 from PIL import Image
 
 from vidfake import testmedia
+from vidfake.faces.crop import crop_face
 from vidfake.synth import (
     SYNTHETIC_MARKER,
     SelfBlend,
@@ -46,12 +47,8 @@ def _largest(mtcnn: MTCNN, img: np.ndarray, f: float = 1.0) -> tuple[np.ndarray,
 
 
 def _crop(img: np.ndarray, box: np.ndarray) -> np.ndarray:
-    """The shard crop: square, centred on the box, side MARGIN x longer side, SIZE x SIZE."""
-    side = MARGIN * max(box[2] - box[0], box[3] - box[1])
-    x0, y0 = (box[0] + box[2] - side) / 2, (box[1] + box[3] - side) / 2
-    k = SIZE / side
-    warp = np.array([[k, 0, -x0 * k], [0, k, -y0 * k]])
-    return cv2.warpAffine(img, warp, (SIZE, SIZE), flags=cv2.INTER_AREA)
+    """The face crop exactly as the scan stores it."""
+    return crop_face(img, box, MARGIN, SIZE)
 
 
 @pytest.fixture(scope="module")

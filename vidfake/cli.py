@@ -13,18 +13,7 @@ import pkgutil
 import sys
 
 from vidfake import __version__, commands
-
-EXIT_OK = 0
-EXIT_SOME_FAILED = 1  # the job finished, but some inputs got status `error`
-EXIT_USAGE = 2  # bad arguments or configuration
-EXIT_FAILED = 3  # the job could not run (missing input, unreadable model, ...)
-
-EXIT_CODES = {
-    EXIT_OK: "success: every input processed",
-    EXIT_SOME_FAILED: "finished, but some inputs failed (see the status column)",
-    EXIT_USAGE: "bad arguments or configuration",
-    EXIT_FAILED: "the job could not run",
-}
+from vidfake.exitcodes import EXIT_CODES, EXIT_FAILED, EXIT_USAGE
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,158 @@
+"""Scoring a collection: aggregation, ranking, one row per input, resume, Ray and refusals.
+
+The checkpoint here is an untrained tiny CNN+LSTM (random weights): these tests check the
+machinery (every input gets a row, order, resume, details), not detection quality, which the
+training and default-detector tests measure.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from vidfake.checkpoint import save_checkpoint
+from vidfake.cli import main
+from vidfake.collection import score_collection
+from vidfake.config import ScanConfig, to_dict
+from vidfake.models import create_model
+from vidfake.score import aggregate, rank_rows
+from vidfake.testmedia import make_damaged
+
+CLIPS = ("cosanlab__single_face.mp4", "OpenTalker__s.mp4")
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory):
+    """A random tiny CNN+LSTM saved as a real vidfake checkpoint, scanning 8 frames at 10 fps."""
+    model = create_model("cnn_lstm", backbone="test_efficientnet", img_size=64, frames=4, hidden=8)
+    meta = {
+        "arch": "cnn_lstm",
+        "model_kwargs": model.model_kwargs,
+        "preprocess": {
+            "input_size": [3, 64, 64],
+            "mean": list(model.default_cfg["mean"]),
+            "std": list(model.default_cfg["std"]),
+            "frames": 4,
+            "eye_size": None,
+        },
+        "scan_settings": to_dict(ScanConfig(sampling="clip:8@10")),
+        "threshold": 0.5,
+    }
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny", model, meta)
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory, sample_dir):
+    """Two real clips, a random-bytes file and a text file named .mp4 (both damaged on purpose)."""
+    root = tmp_path_factory.mktemp("archive")
+    for name in CLIPS:
+        shutil.copy(sample_dir / "clips" / name, root / name)
+    make_damaged("random_bytes", root / "noise.mp4")
+    make_damaged("text", root / "notes.mp4")
+    return root
+
+
+def read_csv(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_aggregates():
+    p = np.array([0.1, 0.1, 0.9, 0.95, 0.92, 0.1, 0.1, 0.1, 0.1, 0.1])
+    assert aggregate(p, "mean") == pytest.approx(p.mean())
+    assert aggregate(p, "median") == pytest.approx(0.1)
+    assert aggregate(p, "trimmed") == pytest.approx(np.sort(p)[1:-1].mean())
+    assert aggregate(np.array([0.9, 0.95, 0.1, 0.85, 0.2]), "confident") == pytest.approx(0.9)
+    assert aggregate(np.full(20, 0.05), "confident") == pytest.approx(0.05)
+    with pytest.raises(ValueError, match="unknown aggregate"):
+        aggregate(p, "max-ish")
+
+
+def test_rank_rows_orders_scores_then_no_face_then_errors():
+    rows = [
+        {"path": "e", "status": "error", "score": float("nan")},
+        {"path": "n", "status": "no_face", "score": float("nan")},
+        {"path": "lo", "status": "ok", "score": 0.2},
+        {"path": "hi", "status": "ok", "score": 0.9},
+    ]
+    assert [r["path"] for r in rank_rows(rows)] == ["hi", "lo", "n", "e"]
+    assert [r["rank"] for r in rows] == [4, 3, 2, 1]
+
+
+def test_local_scoring_gives_every_input_one_row(tmp_path, archive, tiny_ckpt):
+    out = tmp_path / "scores.csv"
+    details = tmp_path / "details.parquet"
+    summary = score_collection(archive, out, tiny_ckpt, local=True, details=details, progress=False)
+    rows = read_csv(out)
+    assert sorted(r["path"].rsplit("/", 1)[1] for r in rows) == sorted(
+        [*CLIPS, "noise.mp4", "notes.mp4"]
+    )
+    by_name = {r["path"].rsplit("/", 1)[1]: r for r in rows}
+    for name in CLIPS:
+        r = by_name[name]
+        assert r["status"] == "ok" and 0.0 <= float(r["score"]) <= 1.0
+        assert r["verdict"] in ("real", "fake") and int(r["frames_scored"]) > 0
+    for name in ("noise.mp4", "notes.mp4"):
+        assert by_name[name]["status"] == "error" and by_name[name]["error"]
+    assert [int(r["rank"]) for r in rows] == [1, 2, 3, 4]
+    assert summary.scored == 2 and summary.error == 2
+    table = pq.read_table(details).to_pandas()
+    assert set(table["path"].str.rsplit("/", n=1).str[1]) == set(CLIPS)
+    assert table["prob"].between(0, 1).all()
+    assert not out.with_name(out.name + ".partial.jsonl").exists()
+
+
+def test_resume_scores_only_what_is_missing(tmp_path, archive, tiny_ckpt):
+    out = tmp_path / "scores.csv"
+    first = tmp_path / "first"
+    first.mkdir()
+    shutil.copy(archive / CLIPS[0], first / CLIPS[0])
+    score_collection(first, out, tiny_ckpt, local=True, progress=False)
+    before = read_csv(out)[0]
+    partial = out.with_name(out.name + ".partial.jsonl")
+    row = {"path": str(archive / "noise.mp4"), "status": "error", "error": "from the log"}
+    partial.write_text(json.dumps(row) + "\n" + '{"path": "cut sho')  # an interrupted run
+    shutil.copy(archive / CLIPS[1], first / CLIPS[1])
+    summary = score_collection(first, out, tiny_ckpt, local=True, progress=False)
+    assert summary.skipped == 2 and summary.scored == 1
+    rows = {r["path"]: r for r in read_csv(out)}
+    assert len(rows) == 3
+    assert rows[before["path"]]["score"] == before["score"]
+    assert rows[str(archive / "noise.mp4")]["error"] == "from the log"
+
+
+def test_ray_scoring_matches_local(tmp_path, archive, tiny_ckpt, ray_cluster):
+    local = score_collection(archive, tmp_path / "a.csv", tiny_ckpt, local=True, progress=False)
+    on_ray = score_collection(archive, tmp_path / "b.csv", tiny_ckpt, progress=False)
+    a = {r["path"]: r for r in local.rows}
+    b = {r["path"]: r for r in on_ray.rows}
+    assert a.keys() == b.keys()
+    for path, r in a.items():
+        assert r["status"] == b[path]["status"]
+        if r["status"] == "ok":
+            assert r["score"] == pytest.approx(b[path]["score"], abs=1e-5)
+
+
+def test_command_exit_codes_and_refusals(tmp_path, archive, tiny_ckpt, capsys):
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    shutil.copy(archive / CLIPS[0], clean / CLIPS[0])
+    args = ["score", "--model", str(tiny_ckpt), "--local", "--no-progress"]
+    assert main([*args, str(clean), "-o", str(tmp_path / "ok.csv")]) == 0
+    assert main([*args, str(archive), "-o", str(tmp_path / "some.csv")]) == 1
+    pickled = tmp_path / "model.pt"
+    pickled.write_bytes(b"\x80\x04not really")
+    bad = ["score", "--model", str(pickled), str(clean), "-o", str(tmp_path / "x.csv")]
+    assert main(bad) == 2
+    assert "pickled" in capsys.readouterr().err
+    meta = json.loads((tiny_ckpt / "meta.json").read_text())
+    old = tmp_path / "old"
+    shutil.copytree(tiny_ckpt, old)
+    (old / "meta.json").write_text(json.dumps({**meta, "schema_version": "0.3"}))
+    assert main(["score", "--model", str(old), str(clean), "-o", str(tmp_path / "y.csv")]) == 2
+    assert "schema version" in capsys.readouterr().err

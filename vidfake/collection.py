@@ -1,0 +1,429 @@
+"""Score a whole collection into a ranked CSV: in this process, or on Ray at scale.
+
+Input is a folder (any dataset layout), a CSV or text file listing videos, one video, or an
+existing shards folder. Every input gets exactly one CSV row, whatever happened to it. Rows are
+appended to `<out>.partial.jsonl` as they finish, so an interrupted run resumes where it
+stopped; the final CSV is written atomically, sorted by score.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from vidfake.datasets import DatasetItem, list_items
+from vidfake.datasets.item import VIDEO_SUFFIXES
+from vidfake.scan import error_result, scan_task, scan_video, start_ray
+from vidfake.score import CSV_COLUMNS, Scorer, VideoScore, rank_rows, result_row
+from vidfake.shards.store import MANIFEST_DIR, iter_face_batches, read_manifest
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ScoreSummary:
+    """What a scoring run did and where it wrote."""
+
+    out_csv: str
+    total: int = 0
+    skipped: int = 0  # already in the output from an earlier run
+    scored: int = 0
+    no_face: int = 0
+    error: int = 0
+    seconds: float = 0.0
+    details: str | None = None
+    rows: list[dict[str, Any]] = field(default_factory=list)  # the final ranking
+
+    @property
+    def videos_per_minute(self) -> float:
+        """Videos processed in this run per minute of wall time."""
+        done = self.scored + self.no_face + self.error
+        return 60.0 * done / self.seconds if self.seconds > 0 else 0.0
+
+
+def is_shards(path: str | Path) -> bool:
+    """Whether `path` is a vidfake shards folder (it has a manifest)."""
+    return (Path(path) / MANIFEST_DIR).is_dir()
+
+
+def resolve_items(source: str | Path, layout: str = "auto") -> list[DatasetItem]:
+    """The videos named by a folder, a CSV, a text file of paths (one per line) or one video."""
+    path = Path(source).expanduser()
+    if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
+        return [DatasetItem(str(path.resolve()), -1, path.stem, "unassigned", "input")]
+    if path.is_file() and path.suffix.lower() != ".csv":
+        items = []
+        for line in path.read_text().splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                p = Path(line).expanduser()
+                p = p if p.is_absolute() else (path.parent / p)
+                items.append(DatasetItem(str(p.resolve()), -1, p.stem, "unassigned", "input"))
+        if not items:
+            raise ValueError(f"{path}: lists no videos")
+        return items
+    return list_items(path, layout=layout)
+
+
+class _Progress:
+    """Appends finished rows to `<out>.partial.jsonl` (for resume) and keeps the tallies."""
+
+    def __init__(self, out_csv: Path, summary: ScoreSummary, bar: Any) -> None:
+        self.partial = out_csv.with_name(out_csv.name + ".partial.jsonl")
+        self.summary = summary
+        self.bar = bar
+        self.rows: list[dict[str, Any]] = []
+        self.details: list[dict[str, Any]] = []
+        self._fh = self.partial.open("a")
+
+    def add(self, row: dict[str, Any], vs: VideoScore | None) -> None:
+        self._fh.write(json.dumps(row, default=_json_default) + "\n")
+        self._fh.flush()
+        self.rows.append(row)
+        status = row["status"]
+        if status == "ok":
+            self.summary.scored += 1
+        elif status == "no_face":
+            self.summary.no_face += 1
+        else:
+            self.summary.error += 1
+        if vs is not None:
+            for ts in vs.tracks:
+                for w, (p, fr) in enumerate(zip(ts.probs, ts.frames, strict=True)):
+                    self.details.append(
+                        {
+                            "path": row["path"],
+                            "video_id": vs.video_id,
+                            "track_id": ts.track_id,
+                            "track_score": ts.score,
+                            "window": w,
+                            "frames": fr,
+                            "prob": p,
+                        }
+                    )
+        self.bar.update(1)
+        self.bar.set_postfix(failed=self.summary.error)
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def _read_previous(out_csv: Path) -> list[dict[str, Any]]:
+    """Rows of an earlier run: the finished CSV, then whatever its partial log holds."""
+    rows: dict[str, dict[str, Any]] = {}
+    if out_csv.is_file():
+        with out_csv.open(newline="") as fh:
+            for r in csv.DictReader(fh):
+                rows[r["path"]] = _typed(r)
+    partial = out_csv.with_name(out_csv.name + ".partial.jsonl")
+    if partial.is_file():
+        for line in partial.read_text().splitlines():
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by the interruption: that video is redone
+            rows[r["path"]] = r
+    return list(rows.values())
+
+
+def _typed(r: dict[str, str]) -> dict[str, Any]:
+    """A CSV row with its numbers parsed back."""
+    out: dict[str, Any] = dict(r)
+    for k in ("score", "blink_rate", "seconds"):
+        out[k] = float(r[k]) if r.get(k) not in (None, "") else float("nan")
+    for k in ("tracks", "faces", "frames_scored", "label"):
+        out[k] = int(r[k]) if r.get(k) not in (None, "") else 0
+    out["top_track"] = int(r["top_track"]) if r.get("top_track") not in (None, "") else None
+    return out
+
+
+def write_csv(rows: list[dict[str, Any]], out_csv: Path) -> None:
+    """Write the ranking atomically (temporary file, then rename)."""
+    tmp = out_csv.with_name(f".{out_csv.name}.tmp")
+    with tmp.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: _cell(r.get(k)) for k in CSV_COLUMNS})
+    os.replace(tmp, out_csv)
+
+
+def _cell(v: Any) -> Any:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, float):
+        return f"{v:.6f}"
+    return v
+
+
+def _write_details(details: list[dict[str, Any]], path: Path) -> None:
+    """Per-window scores as Parquet, merged with an earlier run's file when resuming."""
+    table = pa.Table.from_pylist(
+        details,
+        schema=pa.schema(
+            [
+                ("path", pa.string()),
+                ("video_id", pa.string()),
+                ("track_id", pa.int32()),
+                ("track_score", pa.float32()),
+                ("window", pa.int32()),
+                ("frames", pa.list_(pa.int32())),
+                ("prob", pa.float32()),
+            ]
+        ),
+    )
+    if path.is_file():
+        old = pq.read_table(path)
+        keep = pc.invert(pc.is_in(old["path"], table["path"].unique()))
+        table = pa.concat_tables([old.filter(keep).cast(table.schema), table])
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+def _group_by_video(batches: Iterable[pa.RecordBatch]) -> Iterator[tuple[str, pa.Table]]:
+    """Face rows of a shards folder, one table per video (rows of a video are contiguous)."""
+    current: str | None = None
+    parts: list[pa.RecordBatch] = []
+    for batch in batches:
+        ids = batch.column("video_id").to_pylist()
+        start = 0
+        for i in range(1, len(ids) + 1):
+            if i == len(ids) or ids[i] != ids[start]:
+                if current is not None and ids[start] != current:
+                    yield current, pa.Table.from_batches(parts)
+                    parts = []
+                current = ids[start]
+                parts.append(batch.slice(start, i - start))
+                start = i
+    if current is not None:
+        yield current, pa.Table.from_batches(parts)
+
+
+def _score_shards(
+    shards: Path, scorer: Scorer, progress: _Progress, skip: set[str], video_batch: int
+) -> None:
+    """Score a shards folder in this process, a few videos at a time."""
+    manifest = {r["video_id"]: r for r in read_manifest(shards).to_pylist()}
+    for m in manifest.values():
+        if m["path"] not in skip and m["status"] != "ok":
+            progress.add(result_row(scorer, m, pa.table({}), None), None)
+    todo = {v for v, m in manifest.items() if m["status"] == "ok" and m["path"] not in skip}
+    buffer: list[tuple[str, pa.Table]] = []
+    seen: set[str] = set()
+
+    def flush() -> None:
+        scores = scorer.score_videos(buffer)
+        for vid, table in buffer:
+            progress.add(result_row(scorer, manifest[vid], table, scores[vid]), scores[vid])
+        buffer.clear()
+
+    for vid, table in _group_by_video(iter_face_batches(shards)):
+        if vid in todo and vid not in seen:
+            seen.add(vid)
+            buffer.append((vid, table))
+            if len(buffer) >= video_batch:
+                flush()
+    if buffer:
+        flush()
+    for vid in sorted(todo - seen):
+        m = dict(manifest[vid], status="no_face", error="no face rows in the shards")
+        progress.add(result_row(scorer, m, pa.table({}), None), None)
+
+
+def _score_local(
+    items: list[DatasetItem], scorer: Scorer, progress: _Progress, video_batch: int
+) -> None:
+    """Scan and score one video after another in this process (small jobs, no Ray start)."""
+    cfg = scorer.scan_config()
+    for item in items:
+        result = scan_video(item, cfg)
+        vs = None
+        if result.manifest["status"] == "ok":
+            vs = scorer.score_videos([(result.manifest["video_id"], result.faces)])[
+                result.manifest["video_id"]
+            ]
+        progress.add(result_row(scorer, result.manifest, result.faces, vs), vs)
+
+
+class _ScoreActor:
+    """A model loaded once per Ray actor; scores batches of scanned videos."""
+
+    def __init__(self, model: str, aggregate: str, stride: int | None, batch_size: int) -> None:
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.scorer = Scorer(model, aggregate, stride, batch_size, device)
+
+    def score(
+        self, manifests: list[dict[str, Any]], *faces: pa.Table
+    ) -> list[tuple[dict[str, Any], VideoScore | None]]:
+        ok = [(m["video_id"], f) for m, f in zip(manifests, faces, strict=True)]
+        ok = [(v, f) for (v, f), m in zip(ok, manifests, strict=True) if m["status"] == "ok"]
+        scores = self.scorer.score_videos(ok) if ok else {}
+        out = []
+        for m, f in zip(manifests, faces, strict=True):
+            vs = scores.get(m["video_id"]) if m["status"] == "ok" else None
+            out.append((result_row(self.scorer, m, f, vs), vs))
+        return out
+
+
+def _score_ray(
+    items: list[DatasetItem],
+    scorer: Scorer,
+    progress: _Progress,
+    video_batch: int,
+    workers: int | None,
+    address: str | None,
+    gpus: float,
+    actors: int,
+    max_retries: int = 2,
+) -> None:
+    """Scan tasks (one per video, bounded in flight) feed a pool of model actors."""
+    import ray
+
+    started = start_ray(workers, address)
+    try:
+        cfg = scorer.scan_config()
+        scan = ray.remote(num_cpus=1, max_retries=max_retries, num_returns=2)(scan_task)
+        actor_cls = ray.remote(
+            num_cpus=0 if gpus == 0 else 1, num_gpus=gpus, max_restarts=2, max_task_retries=2
+        )(_ScoreActor)
+        pool = [
+            actor_cls.remote(str(scorer.path), scorer.aggregate, scorer.stride, scorer.batch_size)
+            for _ in range(max(1, actors))
+        ]
+        limit = max(2, int(ray.available_resources().get("CPU", 1)) * 2)
+        queue = list(reversed(items))
+        scans: dict[Any, tuple[DatasetItem, Any]] = {}
+        scored: dict[Any, list[dict[str, Any]]] = {}
+        buffer: list[tuple[dict[str, Any], Any]] = []
+        turn = 0
+
+        def submit_buffer() -> None:
+            nonlocal turn
+            actor = pool[turn % len(pool)]
+            turn += 1
+            manifests = [m for m, _ in buffer]
+            scored[actor.score.remote(manifests, *[f for _, f in buffer])] = manifests
+            buffer.clear()
+
+        while queue or scans or scored or buffer:
+            while queue and len(scans) < limit:
+                item = queue.pop()
+                m_ref, f_ref = scan.remote(item, cfg, None)
+                scans[m_ref] = (item, f_ref)
+            if buffer and (len(buffer) >= video_batch or (not scans and not queue)):
+                submit_buffer()
+            waiting = list(scans) + list(scored)
+            if not waiting:
+                continue
+            ready, _ = ray.wait(waiting, num_returns=1)
+            ref = ready[0]
+            if ref in scans:
+                item, f_ref = scans.pop(ref)
+                try:
+                    buffer.append((ray.get(ref), f_ref))
+                except ray.exceptions.RayError as exc:
+                    res = error_result(
+                        item, cfg, f"the worker scanning it died ({type(exc).__name__})"
+                    )
+                    progress.add(result_row(scorer, res.manifest, res.faces, None), None)
+            else:
+                manifests = scored.pop(ref)
+                try:
+                    for row, vs in ray.get(ref):
+                        progress.add(row, vs)
+                except ray.exceptions.RayError as exc:
+                    for m in manifests:
+                        m = dict(m, status="error", error=f"scoring failed: {exc}")
+                        progress.add(result_row(scorer, m, pa.table({}), None), None)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def score_collection(
+    source: str | Path,
+    out_csv: str | Path,
+    model: str | Path | None = None,
+    *,
+    layout: str = "auto",
+    aggregate: str = "mean",
+    stride: int | None = None,
+    batch_size: int = 32,
+    video_batch: int = 8,
+    workers: int | None = None,
+    address: str | None = None,
+    gpus: float = 0.0,
+    actors: int = 1,
+    local: bool = False,
+    details: str | Path | None = None,
+    force: bool = False,
+    progress: bool = True,
+) -> ScoreSummary:
+    """Score `source` into a ranked CSV at `out_csv`; resumes an interrupted run unless `force`.
+
+    `local=True` scans and scores in this process; otherwise scan tasks run on Ray (a local
+    Ray with `workers` CPUs, the running one, or the cluster at `address`) and feed `actors`
+    model actors, with `gpus` GPUs each. A shards folder is read, not rescanned.
+    """
+    from tqdm import tqdm
+
+    out = Path(out_csv)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scorer = Scorer(model, aggregate, stride, batch_size)
+    shards = is_shards(source)
+    items = [] if shards else resolve_items(source, layout)
+    if force:
+        for p in (out, out.with_name(out.name + ".partial.jsonl")):
+            p.unlink(missing_ok=True)
+    previous = _read_previous(out)
+    done = {r["path"] for r in previous}
+    if shards:
+        paths = read_manifest(source).column("path").to_pylist()
+        total = len(set(paths))
+    else:
+        total = len(items)
+        items = [i for i in items if str(i.path) not in done]
+    summary = ScoreSummary(str(out), total=total, skipped=len(done))
+    t0 = time.perf_counter()
+    bar = tqdm(total=max(0, total - len(done)), unit="video", desc="score", disable=not progress)
+    prog = _Progress(out, summary, bar)
+    try:
+        if shards:
+            _score_shards(Path(source), scorer, prog, done, video_batch)
+        elif local or not items:
+            _score_local(items, scorer, prog, video_batch)
+        else:
+            _score_ray(items, scorer, prog, video_batch, workers, address, gpus, actors)
+    finally:
+        bar.close()
+        prog.close()
+    summary.seconds = time.perf_counter() - t0
+    rows = rank_rows(previous + prog.rows)
+    write_csv(rows, out)
+    prog.partial.unlink(missing_ok=True)
+    if details is not None:
+        _write_details(prog.details, Path(details))
+        summary.details = str(details)
+    summary.rows = rows
+    return summary

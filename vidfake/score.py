@@ -1,0 +1,290 @@
+"""Score videos: a model over track windows → track scores → video score → a ranked CSV.
+
+Each track is scored over sliding windows of T crops; the track score is a robust aggregate of
+its window probabilities, and the video score is the maximum over tracks, because a video is
+fake if any person in it is. Preprocessing comes from the checkpoint, so scoring sees crops
+exactly as training did.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import torch
+
+from vidfake.checkpoint import load_checkpoint
+from vidfake.config import ScanConfig, from_dict
+from vidfake.metrics import sigmoid
+from vidfake.sequences import SequenceTransform, table_sequences
+from vidfake.shards.schema import STATUS_ERROR, STATUS_NO_FACE, STATUS_OK
+
+log = logging.getLogger(__name__)
+
+AGGREGATES = ("mean", "median", "trimmed", "confident")
+DEFAULT_MODEL = Path(__file__).parent / "weights" / "default"
+
+CSV_COLUMNS = (
+    "rank",
+    "path",
+    "video_id",
+    "score",
+    "verdict",
+    "tracks",
+    "faces",
+    "top_track",
+    "frames_scored",
+    "blink_rate",
+    "status",
+    "error",
+    "seconds",
+    "label",
+)
+
+
+def aggregate(probs: np.ndarray, method: str = "mean") -> float:
+    """One track score from its window probabilities.
+
+    `trimmed` drops the lowest and highest 10 %; `confident` follows the DFDC winner: when
+    many windows are confidently fake (p > 0.8, more than 40 %), average those; when nearly all
+    are confidently real (p < 0.2, more than 90 %), average those; otherwise the plain mean.
+    """
+    p = np.asarray(probs, dtype=np.float64).ravel()
+    if p.size == 0:
+        return float("nan")
+    if method == "mean":
+        return float(p.mean())
+    if method == "median":
+        return float(np.median(p))
+    if method == "trimmed":
+        k = int(p.size * 0.1)
+        s = np.sort(p)
+        return float(s[k : p.size - k].mean())
+    if method == "confident":
+        fake, real = p[p > 0.8], p[p < 0.2]
+        if fake.size > 0.4 * p.size:
+            return float(fake.mean())
+        if real.size > 0.9 * p.size:
+            return float(real.mean())
+        return float(p.mean())
+    raise ValueError(f"unknown aggregate {method!r}; choose one of {', '.join(AGGREGATES)}")
+
+
+@dataclass
+class TrackScore:
+    """A track's windows and their fake probabilities."""
+
+    track_id: int
+    score: float
+    probs: list[float]
+    frames: list[list[int]]  # source frame indices of each window
+    faces: int
+
+
+@dataclass
+class VideoScore:
+    """The score of one video and what it was computed from."""
+
+    video_id: str
+    score: float
+    top_track: int | None
+    tracks: list[TrackScore] = field(default_factory=list)
+
+    @property
+    def frames_scored(self) -> int:
+        """Distinct source frames that entered at least one window."""
+        return len({f for t in self.tracks for w in t.frames for f in w})
+
+
+def resolve_model(path: str | Path | None) -> Path:
+    """The checkpoint to use: `path`, or the default detector that ships inside the package."""
+    if path is not None:
+        return Path(path)
+    if not (DEFAULT_MODEL / "meta.json").is_file():
+        raise FileNotFoundError(
+            f"no --model given and the bundled default detector is missing ({DEFAULT_MODEL}); "
+            "train one with `make model` or pass --model CKPT"
+        )
+    return DEFAULT_MODEL
+
+
+class Scorer:
+    """A loaded checkpoint that scores the face rows of one or many videos."""
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        aggregate: str = "mean",
+        stride: int | None = None,
+        batch_size: int = 32,
+        device: str = "cpu",
+        threshold: float | None = None,
+    ) -> None:
+        if aggregate not in AGGREGATES:
+            raise ValueError(f"unknown aggregate {aggregate!r}; choose one of {AGGREGATES}")
+        self.path = resolve_model(model)
+        self.model, self.meta = load_checkpoint(self.path, device)
+        self.device = device
+        self.transform = SequenceTransform.from_cfg(self.meta["preprocess"])
+        self.uses_eyes = bool(self.meta.get("uses_eyes"))
+        self.frames = self.transform.frames
+        self.stride = stride or max(1, self.frames // 2)
+        self.aggregate = aggregate
+        self.batch_size = batch_size
+        self.threshold = float(
+            threshold if threshold is not None else self.meta.get("threshold", 0.5)
+        )
+
+    def scan_config(self) -> ScanConfig:
+        """The scan settings the model was trained on (defaults when none were recorded)."""
+        saved = self.meta.get("scan_settings")
+        return from_dict(ScanConfig, saved) if saved else ScanConfig()
+
+    def verdict(self, score: float) -> str:
+        """`fake` at or above the checkpoint's threshold, else `real`."""
+        return "fake" if score >= self.threshold else "real"
+
+    @torch.no_grad()
+    def _logits(self, xs: list[torch.Tensor], eyes: list[torch.Tensor | None]) -> np.ndarray:
+        out = []
+        for i in range(0, len(xs), self.batch_size):
+            x = torch.stack(xs[i : i + self.batch_size]).to(self.device)
+            e = None
+            if self.uses_eyes:
+                e = torch.stack(eyes[i : i + self.batch_size]).to(self.device)
+            out.append(self.model(x, eyes=e).float().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+    def score_videos(self, faces: Iterable[tuple[str, pa.Table]]) -> dict[str, VideoScore]:
+        """Score several videos at once: their windows are batched together through the model."""
+        keys: list[tuple[str, int]] = []
+        frames: list[list[int]] = []
+        xs: list[torch.Tensor] = []
+        eyes: list[torch.Tensor | None] = []
+        counts: dict[tuple[str, int], int] = {}
+        videos: list[str] = []
+        for vid, table in faces:
+            videos.append(vid)
+            if table.num_rows == 0:
+                continue
+            for (v, t), n in _track_sizes(table).items():
+                counts[(v, t)] = n
+            for seq in table_sequences(table, self.frames, self.stride, pad=True):
+                x, e = self.transform.prepare(seq.faces, seq.eyes if self.uses_eyes else None)
+                keys.append((seq.video_id, seq.track_id))
+                frames.append([int(f) for f in seq.frame_index])
+                xs.append(x)
+                eyes.append(e)
+        probs = sigmoid(self._logits(xs, eyes).astype(np.float64))
+        per_track: dict[tuple[str, int], TrackScore] = {}
+        for key, p, fr in zip(keys, probs, frames, strict=True):
+            ts = per_track.setdefault(key, TrackScore(key[1], 0.0, [], [], counts.get(key, 0)))
+            ts.probs.append(float(p))
+            ts.frames.append(fr)
+        results = {v: VideoScore(v, float("nan"), None) for v in videos}
+        for (vid, _), ts in per_track.items():
+            ts.score = aggregate(np.asarray(ts.probs), self.aggregate)
+            results[vid].tracks.append(ts)
+        for vs in results.values():
+            if vs.tracks:
+                top = max(vs.tracks, key=lambda t: t.score)
+                vs.score, vs.top_track = top.score, top.track_id
+        return results
+
+
+def _track_sizes(table: pa.Table) -> dict[tuple[str, int], int]:
+    """Face rows per (video, track)."""
+    out: dict[tuple[str, int], int] = {}
+    for v, t in zip(
+        table.column("video_id").to_pylist(), table.column("track_id").to_pylist(), strict=True
+    ):
+        out[(v, t)] = out.get((v, t), 0) + 1
+    return out
+
+
+def track_blink_rate(faces: pa.Table, track_id: int | None, sample_fps: float | None) -> float:
+    """Blinks per minute of one track from the stored eye aspect ratios (NaN when unknown)."""
+    if track_id is None or not sample_fps or "ear" not in faces.column_names or faces.num_rows == 0:
+        return float("nan")
+    from vidfake.cues.blink import analyse_track
+
+    mask = np.asarray(faces.column("track_id").to_numpy()) == track_id
+    ts = np.asarray(faces.column("timestamp").to_numpy())[mask]
+    clips = np.asarray(faces.column("clip_index").to_numpy())[mask]
+    ear = np.asarray(faces.column("ear").to_numpy(zero_copy_only=False), dtype=np.float64)[mask]
+    rates, weights = [], []
+    for c in np.unique(clips):
+        sel = clips == c
+        if not np.isfinite(ear[sel]).any():
+            continue
+        pos = np.round((ts[sel] - ts[sel].min()) * sample_fps).astype(np.int64)
+        pos, first = np.unique(pos, return_index=True)
+        _, _, stats = analyse_track(pos, ear[sel][first], sample_fps)
+        if stats.get("blink_valid"):
+            rates.append(stats["blinks_per_min"])
+            weights.append(stats["duration_s"])
+    return float(np.average(rates, weights=weights)) if rates else float("nan")
+
+
+def sampling_fps(strategy: str) -> float | None:
+    """The sampling rate of a `clip:T@FPS[xK]` strategy; None for other strategies."""
+    if not strategy.startswith("clip:") or "@" not in strategy:
+        return None
+    return float(strategy.split("@", 1)[1].split("x", 1)[0])
+
+
+def result_row(
+    scorer: Scorer, manifest: dict[str, Any], faces: pa.Table, vs: VideoScore | None
+) -> dict[str, Any]:
+    """One CSV row (without rank) for a scanned video and its score."""
+    status = manifest["status"]
+    row: dict[str, Any] = {
+        "path": manifest["path"],
+        "video_id": manifest["video_id"],
+        "score": float("nan"),
+        "verdict": "",
+        "tracks": int(manifest.get("n_tracks") or 0),
+        "faces": int(manifest.get("n_faces") or 0),
+        "top_track": None,
+        "frames_scored": 0,
+        "blink_rate": float("nan"),
+        "status": status,
+        "error": manifest.get("error") or "",
+        "seconds": float(manifest.get("seconds") or 0.0),
+        "label": int(manifest.get("label", -1)),
+    }
+    if status == STATUS_OK and vs is not None and vs.top_track is not None:
+        row.update(
+            score=vs.score,
+            verdict=scorer.verdict(vs.score),
+            top_track=vs.top_track,
+            frames_scored=vs.frames_scored,
+            blink_rate=track_blink_rate(
+                faces, vs.top_track, sampling_fps(scorer.scan_config().sampling)
+            ),
+        )
+    elif status == STATUS_OK:
+        row.update(status=STATUS_NO_FACE, error="faces were found but no track could be scored")
+    elif status not in (STATUS_NO_FACE, STATUS_ERROR):
+        row.update(status=STATUS_ERROR, error=f"unknown scan status {status!r}")
+    return row
+
+
+def rank_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Sort by score, highest first (unscored rows last, errors after no-face), and number them."""
+
+    def key(r: dict[str, Any]) -> tuple[int, float, str]:
+        s = r.get("score")
+        scored = s is not None and np.isfinite(float(s))
+        tier = 0 if scored else (1 if r.get("status") == STATUS_NO_FACE else 2)
+        return (tier, -float(s) if scored else 0.0, str(r.get("path")))
+
+    ranked = sorted(rows, key=key)
+    for i, r in enumerate(ranked, 1):
+        r["rank"] = i
+    return ranked

@@ -165,7 +165,7 @@ def cluster(sshd: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pa
         [sys.executable, "-c", "import time; time.sleep(3600)", "default_worker.py"]
     )
     try:
-        _run([RAY, "up", "-y", str(path)], timeout=540)
+        _run([RAY, "up", "-y", str(path)], timeout=840)  # first run installs torch
         yield path
     finally:
         try:

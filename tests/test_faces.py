@@ -18,7 +18,7 @@ from vidfake.faces.crop import (
     eye_patches,
     laplacian_variance,
 )
-from vidfake.faces.detect import Detections, FaceDetector, detection_scale
+from vidfake.faces.detect import Detections, FaceDetector, SequenceDetector, detection_scale
 from vidfake.faces.track import box_iou, build_tracks
 from vidfake.video import sample_frames
 
@@ -80,6 +80,16 @@ def test_face_on_every_sampled_frame(sample_dir, detector):
     found = detector.detect(frames.frames)
     assert [len(d) for d in found] == [1] * 8
     assert all(d.scores[0] > 0.95 for d in found)
+
+
+def test_sequence_detector_follows_faces_like_full_detection(sample_dir, detector):
+    batch = next(sample_frames(sample_dir / "clips" / "yoyo-nb__driving.mp4", "clip:6@10x2", 12))
+    full = detector.detect(batch.frames)
+    near = SequenceDetector(detector, refresh=8).detect(batch.frames, batch.clip_index)
+    assert [len(d) for d in near] == [len(d) for d in full] == [1] * 12
+    for a, b in zip(full, near, strict=True):
+        assert box_iou(a.boxes, b.boxes)[0, 0] > 0.75  # same face; MTCNN boxes vary with scale
+        assert np.abs(a.landmarks - b.landmarks).max() < 0.1 * (a.boxes[0, 2] - a.boxes[0, 0])
 
 
 def test_batch_and_loop_agree(sample_dir):

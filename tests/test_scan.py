@@ -83,6 +83,7 @@ def test_no_face(faceless):
     assert result.manifest["frames_sampled"] == 4
 
 
+@pytest.mark.slow
 def test_every_damaged_kind_gets_one_error_row(clips, faceless, tmp_path, ray_cluster):
     good = clips / "cosanlab__single_face.mp4"
     bad = {
@@ -127,6 +128,7 @@ def test_resume_after_interrupted_scan(clips, tmp_path, ray_cluster):
     assert read_manifest(out).num_rows == 2
 
 
+@pytest.mark.slow
 def test_killed_worker_loses_and_duplicates_nothing(clips, tmp_path, ray_cluster):
     marks = tmp_path / "marks"
     marks.mkdir()

@@ -26,7 +26,7 @@ import yaml
 from vidfake import __version__
 from vidfake.config import DetectConfig, ScanConfig, load_config, to_dict
 from vidfake.faces.crop import crop_face, encode_jpeg, eye_patches, laplacian_variance
-from vidfake.faces.detect import Detections, FaceDetector
+from vidfake.faces.detect import Detections, FaceDetector, SequenceDetector
 from vidfake.faces.track import build_tracks
 from vidfake.shards.schema import FACE_SCHEMA, STATUS_ERROR, STATUS_NO_FACE, STATUS_OK
 from vidfake.shards.store import FACES_DIR, MANIFEST_DIR, SCAN_CONFIG, ShardWriter, read_manifest
@@ -209,9 +209,10 @@ def scan_video(
     dets: list[Detections] = []
     cands: list[list[_Candidate]] = []
     meta: list[tuple[int, int, float]] = []  # (frame index, clip index, timestamp)
+    sequence = SequenceDetector(detector, cfg.detect.refresh)
     try:
         for batch in sample_frames(item.path, cfg.sampling, cfg.chunk_size):
-            found = detector.detect(batch.frames)
+            found = sequence.detect(batch.frames, batch.clip_index)
             for i, frame_dets in enumerate(found):
                 dets.append(frame_dets)
                 cands.append(_candidates(batch.frames[i], frame_dets, cfg))

@@ -8,8 +8,7 @@ import numpy as np
 
 def _square(frame: np.ndarray, cx: float, cy: float, side: float, size: int) -> np.ndarray:
     """A side x side square centred at (cx, cy), zero-padded outside the frame, resized."""
-    side = max(int(round(side)), 2)
-    x1, y1 = int(round(cx - side / 2)), int(round(cy - side / 2))
+    x1, y1, side = square_origin(cx, cy, side)
     h, w = frame.shape[:2]
     out = np.zeros((side, side, 3), np.uint8)
     sx1, sy1, sx2, sy2 = max(x1, 0), max(y1, 0), min(x1 + side, w), min(y1 + side, h)
@@ -19,11 +18,21 @@ def _square(frame: np.ndarray, cx: float, cy: float, side: float, size: int) -> 
     return cv2.resize(out, (size, size), interpolation=interp)
 
 
+def face_square(box: np.ndarray, margin: float) -> tuple[float, float, float]:
+    """Centre x, y and side of the square that `crop_face` cuts around `box`."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return (x1 + x2) / 2, (y1 + y2) / 2, margin * max(x2 - x1, y2 - y1)
+
+
+def square_origin(cx: float, cy: float, side: float) -> tuple[int, int, int]:
+    """Top-left corner and integer side of the square `_square` cuts (to map points back)."""
+    side_px = max(int(round(side)), 2)
+    return int(round(cx - side_px / 2)), int(round(cy - side_px / 2)), side_px
+
+
 def crop_face(frame: np.ndarray, box: np.ndarray, margin: float, size: int) -> np.ndarray:
     """Square crop of side margin x the box's longer side, centred on the box, size x size."""
-    x1, y1, x2, y2 = (float(v) for v in box)
-    side = margin * max(x2 - x1, y2 - y1)
-    return _square(frame, (x1 + x2) / 2, (y1 + y2) / 2, side, size)
+    return _square(frame, *face_square(box, margin), size)
 
 
 def eye_patches(

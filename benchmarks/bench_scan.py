@@ -65,12 +65,14 @@ def decode_only(path: Path, cfg: ScanConfig) -> tuple[int, float]:
     return n, time.perf_counter() - start
 
 
-def peak_rss_mib(path: Path) -> float:
-    """Peak resident memory (MiB) of a fresh process that scans `path` with the defaults."""
+def peak_rss_mib(path: Path) -> tuple[float, float]:
+    """Peak resident memory (MiB) of a fresh process scanning `path`: after loading, at the end."""
     code = (
         "import resource, sys, torch; torch.set_num_threads(1)\n"
-        "from vidfake.scan import scan_video; from vidfake.config import ScanConfig\n"
+        "from vidfake.scan import scan_video, cached_detector; from vidfake.config import ScanConfig\n"
         "from vidfake.datasets import DatasetItem\n"
+        "cached_detector(ScanConfig().detect)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
         "r = scan_video(DatasetItem(sys.argv[1], -1, 'x'), ScanConfig())\n"
         "assert r.manifest['status'] == 'ok', r.manifest\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
@@ -78,7 +80,8 @@ def peak_rss_mib(path: Path) -> float:
     out = subprocess.run(
         [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
     )
-    return float(out.stdout.strip().splitlines()[-1])
+    loaded, peak = (float(v) for v in out.stdout.strip().splitlines()[-2:])
+    return loaded, peak
 
 
 def ten_times_longer(src: Path, dst: Path) -> Path:
@@ -133,8 +136,14 @@ def main() -> None:
         tmp = Path(tmp)
         short = CLIPS / "cosanlab__single_face.mp4"
         long = ten_times_longer(short, tmp / "long.mp4")
-        mem = {"peak_rss_mib_clip": peak_rss_mib(short), "peak_rss_mib_10x": peak_rss_mib(long)}
-        mem["memory_ratio"] = mem["peak_rss_mib_10x"] / mem["peak_rss_mib_clip"]
+        (base1, peak1), (base10, peak10) = peak_rss_mib(short), peak_rss_mib(long)
+        mem = {
+            "peak_rss_mib_clip": peak1,
+            "peak_rss_mib_10x": peak10,
+            "memory_ratio": peak10 / peak1,
+            "growth_mib_clip": peak1 - base1,  # over the loaded process (torch, MTCNN)
+            "growth_mib_10x": peak10 - base10,
+        }
         print(json.dumps(mem, indent=1), flush=True)
 
         import ray

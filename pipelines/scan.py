@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"scan: error: {exc}", file=sys.stderr)
         return 2
-    ray.init(address=args.address, log_to_driver=False)
+    if not ray.is_initialized():
+        ray.init(address=args.address, log_to_driver=False)
     summary = build_shards(items, args.out, cfg, force=args.force, progress=False)
     print(
         f"{summary.total} videos: {summary.ok} ok, {summary.no_face} no face, "

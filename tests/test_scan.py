@@ -175,3 +175,22 @@ def test_command_exit_codes(clips, tmp_path, ray_cluster, capsys):
     out = capsys.readouterr()
     assert "1 skipped" in out.out and "it is text" in out.err
     assert main(args + ["--set", "sampling=sometimes"]) == 2
+
+
+def test_pipeline_entry_point(clips, tmp_path, ray_cluster):
+    """pipelines/scan.py (what `ray submit` runs) on the session's Ray, as a cluster would."""
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "pipelines" / "scan.py"
+    spec = importlib.util.spec_from_file_location("scan_pipeline", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    shutil.copy(clips / "cosanlab__single_face.mp4", archive)
+    out = tmp_path / "out"
+    argv = [str(archive), "--out", str(out), "--layout", "files", "--set", "sampling=uniform:4"]
+    assert module.main(argv + ["--set", "track.min_length=2"]) == 0
+    assert read_manifest(out).column("status").to_pylist() == ["ok"]
+    assert module.main([str(archive), "--out", str(out), "--set", "nope=1"]) == 2

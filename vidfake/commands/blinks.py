@@ -110,6 +110,20 @@ def write_plot(tracks: list[TrackBlinks], fps: float, title: str, out: Path) -> 
 
 
 def run(args: argparse.Namespace) -> int:
+    """Measure blinks in one video on `--threads` torch threads (restored afterwards)."""
+    import torch
+
+    if args.threads < 1:
+        raise ValueError(f"--threads must be at least 1, got {args.threads}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        return _measure(args)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _measure(args: argparse.Namespace) -> int:
     """Measure blinks in one video, print the events and write the CSV and PNG."""
     from vidfake.video import VideoError
 
@@ -156,4 +170,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("video", help="video file")
     p.add_argument("-o", "--output", default=".", help="folder for VIDEO.blinks.csv and .png")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads for MTCNN (default 1: its small convolutions gain little from more, "
+        "and on a busy machine extra threads spin; measured in docs/blinks.md)",
+    )
     p.set_defaults(func=run)

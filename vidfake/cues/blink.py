@@ -158,12 +158,32 @@ def _cores(closed: np.ndarray) -> list[tuple[int, int]]:
     return runs
 
 
-def detect_blinks(ear: np.ndarray, fps: float, valid: np.ndarray | None = None) -> list[BlinkEvent]:
-    """Blink events in a per-frame EAR timeline (NaN = missing frame; `valid` False = unusable)."""
+def _drop_glitches(x: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """Single open-eye frames between two frames below the edge threshold, interpolated.
+
+    The lids cannot open and close again between two consecutive frames (the reopening phase
+    of a blink alone takes 100 ms or more), so such a frame is a landmark glitch.
+    """
+    with np.errstate(invalid="ignore"):
+        low = x / base < 1.0 - EDGE_DROP
+    out = x.copy()
+    inside = np.flatnonzero(low[:-2] & ~low[1:-1] & low[2:]) + 1
+    out[inside] = (x[inside - 1] + x[inside + 1]) / 2
+    return out
+
+
+def _relative(ear: np.ndarray, fps: float, valid: np.ndarray | None) -> np.ndarray:
+    """EAR over the rolling open-eye baseline, gaps bridged and one-frame glitches removed."""
     x = _prepare(ear, fps, valid)
     base = open_eye_baseline(x, fps)
     with np.errstate(invalid="ignore"):
-        rel = x / base
+        return _drop_glitches(x, base) / base
+
+
+def detect_blinks(ear: np.ndarray, fps: float, valid: np.ndarray | None = None) -> list[BlinkEvent]:
+    """Blink events in a per-frame EAR timeline (NaN = missing frame; `valid` False = unusable)."""
+    x = _prepare(ear, fps, valid)
+    rel = _relative(ear, fps, valid)
     closed = rel < 1.0 - CLOSE_DROP
     edge = rel < 1.0 - EDGE_DROP
     events: list[BlinkEvent] = []
@@ -194,9 +214,8 @@ def detect_blinks(ear: np.ndarray, fps: float, valid: np.ndarray | None = None) 
 
 def closed_mask(ear: np.ndarray, fps: float, valid: np.ndarray | None = None) -> np.ndarray:
     """Frames whose EAR is below the closing threshold of the rolling baseline."""
-    x = _prepare(ear, fps, valid)
     with np.errstate(invalid="ignore"):
-        return x / open_eye_baseline(x, fps) < 1.0 - CLOSE_DROP
+        return _relative(ear, fps, valid) < 1.0 - CLOSE_DROP
 
 
 def _nan_stats(reason: str, n_frames: int, fps: float, valid_fraction: float) -> dict:

@@ -1,9 +1,10 @@
-"""Ray entry point: scan an archive into shards on a running Ray cluster.
+"""Ray entry point: scan an archive into shards on a running Ray cluster, and optionally score it.
 
-    ray submit cluster/scan.yaml pipelines/scan.py -- ARCHIVE --out OUT
+    ray submit cluster/scan.yaml pipelines/scan.py -- ARCHIVE --out OUT [--scores CSV]
     ray job submit --working-dir . -- python pipelines/scan.py ARCHIVE --out OUT
 
-Joins the cluster (`--address auto` by default) and calls `vidfake.scan.build_shards`.
+Joins the cluster (`--address auto` by default) and calls `vidfake.scan.build_shards`; with
+`--scores` it then ranks the shards into a CSV (`--model`, or the bundled default detector).
 Exit codes as `vidfake shards build`: 0 all scanned, 1 some videos errored, 2 bad arguments.
 """
 
@@ -24,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layout", default="auto")
     parser.add_argument("--address", default=os.environ.get("RAY_ADDRESS", "auto"))
     parser.add_argument("--force", action="store_true")
+    parser.add_argument("--scores", help="also score the shards into this ranked CSV")
+    parser.add_argument("--model", help="checkpoint for --scores (default: bundled detector)")
     args = parser.parse_args(argv)
 
     import ray
@@ -34,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         cfg = load_config(ScanConfig, args.config, args.set)
+        if args.scores and not args.config and not args.set:
+            from vidfake.score import Scorer
+
+            cfg = Scorer(args.model).scan_config()  # crops as the model was trained on
         items = list_items(args.archive, layout=args.layout)
     except (ValueError, FileNotFoundError) as exc:
         print(f"scan: error: {exc}", file=sys.stderr)
@@ -48,6 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     for path, reason in summary.errors:
         print(f"  error: {path}: {reason}", file=sys.stderr)
+    if args.scores:
+        from vidfake.collection import score_collection
+
+        scored = score_collection(args.out, args.scores, args.model, progress=False)
+        print(
+            f"scored {scored.scored} videos ({scored.no_face} no face, {scored.error} error) "
+            f"-> {scored.out_csv}"
+        )
     return 1 if summary.error else 0
 
 

@@ -156,3 +156,29 @@ def test_command_exit_codes_and_refusals(tmp_path, archive, tiny_ckpt, capsys):
     (old / "meta.json").write_text(json.dumps({**meta, "schema_version": "0.3"}))
     assert main(["score", "--model", str(old), str(clean), "-o", str(tmp_path / "y.csv")]) == 2
     assert "schema version" in capsys.readouterr().err
+
+
+def test_scoring_shards_matches_scanning_and_refuses_other_crops(
+    tmp_path, archive, tiny_ckpt, ray_cluster
+):
+    from vidfake.datasets import list_items
+    from vidfake.scan import build_shards
+    from vidfake.score import Scorer
+
+    cfg = Scorer(tiny_ckpt).scan_config()
+    shards = tmp_path / "shards"
+    build_shards(list_items(archive), shards, cfg, progress=False)
+    from_shards = score_collection(shards, tmp_path / "s.csv", tiny_ckpt, progress=False)
+    direct = score_collection(archive, tmp_path / "d.csv", tiny_ckpt, local=True, progress=False)
+    a = {r["path"]: r for r in from_shards.rows}
+    b = {r["path"]: r for r in direct.rows}
+    assert a.keys() == b.keys()
+    for path, r in a.items():
+        assert r["status"] == b[path]["status"]
+        if r["status"] == "ok":
+            assert r["score"] == pytest.approx(b[path]["score"], abs=1e-5)
+    cfg.crop.size = 112
+    other = tmp_path / "other"
+    build_shards(list_items(archive), other, cfg, progress=False)
+    with pytest.raises(ValueError, match="other crop settings.*size: shards 112 vs model 224"):
+        score_collection(other, tmp_path / "o.csv", tiny_ckpt, progress=False)

@@ -23,11 +23,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from vidfake.config import ScanConfig, load_config, to_dict
 from vidfake.datasets import DatasetItem, list_items
 from vidfake.datasets.item import VIDEO_SUFFIXES
 from vidfake.scan import error_result, scan_task, scan_video, start_ray
 from vidfake.score import CSV_COLUMNS, Scorer, VideoScore, rank_rows, result_row
-from vidfake.shards.store import MANIFEST_DIR, iter_face_batches, read_manifest
+from vidfake.shards.store import MANIFEST_DIR, SCAN_CONFIG, iter_face_batches, read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -218,10 +219,28 @@ def _group_by_video(batches: Iterable[pa.RecordBatch]) -> Iterator[tuple[str, pa
         yield current, pa.Table.from_batches(parts)
 
 
+def check_shard_settings(shards: Path, scorer: Scorer) -> None:
+    """Refuse shards whose crops differ from the ones the model was trained on."""
+    saved = shards / SCAN_CONFIG
+    if not saved.is_file():
+        return
+    built = to_dict(load_config(ScanConfig, saved).crop)
+    wanted = to_dict(scorer.scan_config().crop)
+    diff = {k: (built[k], wanted[k]) for k in wanted if built.get(k) != wanted[k]}
+    diff.pop("blur_min", None)
+    if diff:
+        detail = ", ".join(f"{k}: shards {a} vs model {b}" for k, (a, b) in diff.items())
+        raise ValueError(
+            f"{shards} was scanned with other crop settings than the model was trained on "
+            f"({detail}); rescan with the model's settings or score the videos directly"
+        )
+
+
 def _score_shards(
     shards: Path, scorer: Scorer, progress: _Progress, skip: set[str], video_batch: int
 ) -> None:
     """Score a shards folder in this process, a few videos at a time."""
+    check_shard_settings(shards, scorer)
     manifest = {r["video_id"]: r for r in read_manifest(shards).to_pylist()}
     for m in manifest.values():
         if m["path"] not in skip and m["status"] != "ok":

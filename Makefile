@@ -37,7 +37,9 @@ model: $(STAMP)
 	$(BIN)/vidfake train --config configs/default.yaml --out runs/default
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/bench_scan.py
+	$(BIN)/python benchmarks/bench_models.py --seconds 2
+	$(BIN)/python benchmarks/bench_score.py
 
 clean:
 	rm -rf $(VENV) demo-output runs .pytest_cache

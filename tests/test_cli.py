@@ -9,7 +9,15 @@ import pytest
 
 from vidfake.cli import build_parser, main
 
-COMMANDS = [["blinks"], ["demo"], ["eval"], ["score"], ["shards", "build"], ["train"]]
+COMMANDS = [
+    ["blinks"],
+    ["demo"],
+    ["eval"],
+    ["score"],
+    ["shards", "build"],
+    ["shards", "info"],
+    ["train"],
+]
 
 
 def test_top_level_help_lists_working_subcommands(capsys):

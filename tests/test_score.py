@@ -159,7 +159,7 @@ def test_command_exit_codes_and_refusals(tmp_path, archive, tiny_ckpt, capsys):
 
 
 def test_scoring_shards_matches_scanning_and_refuses_other_crops(
-    tmp_path, archive, tiny_ckpt, ray_cluster
+    tmp_path, archive, tiny_ckpt, ray_cluster, capsys
 ):
     from vidfake.datasets import list_items
     from vidfake.scan import build_shards
@@ -168,6 +168,8 @@ def test_scoring_shards_matches_scanning_and_refuses_other_crops(
     cfg = Scorer(tiny_ckpt).scan_config()
     shards = tmp_path / "shards"
     build_shards(list_items(archive), shards, cfg, progress=False)
+    assert main(["shards", "info", str(shards)]) == 0
+    assert "4 videos" in capsys.readouterr().out
     from_shards = score_collection(shards, tmp_path / "s.csv", tiny_ckpt, progress=False)
     direct = score_collection(archive, tmp_path / "d.csv", tiny_ckpt, local=True, progress=False)
     a = {r["path"]: r for r in from_shards.rows}

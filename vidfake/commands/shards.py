@@ -11,7 +11,7 @@ EXIT_OK, EXIT_SOME_FAILED, EXIT_FAILED = 0, 1, 3
 
 def register(subparsers: Any) -> None:
     """Add `shards build` to the command line."""
-    shards = subparsers.add_parser("shards", help="build and inspect face-track shards")
+    shards = subparsers.add_parser("shards", help="build face-track shards, or summarise them")
     sub = shards.add_subparsers(dest="shards_command", metavar="ACTION")
     build = sub.add_parser(
         "build",
@@ -34,6 +34,13 @@ def register(subparsers: Any) -> None:
     build.add_argument("--force", action="store_true", help="rebuild from scratch")
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
     build.set_defaults(func=run_build)
+    info = sub.add_parser(
+        "info",
+        help="summarise a shards folder",
+        description="Videos by status, label and split, faces and tracks, and the scan settings.",
+    )
+    info.add_argument("shards", help="shards folder")
+    info.set_defaults(func=run_info)
     shards.set_defaults(func=lambda args: shards.print_help() or 2)
 
 
@@ -69,3 +76,26 @@ def run_build(args: argparse.Namespace) -> int:
     for path, reason in summary.errors:
         print(f"  error: {path}: {reason}", file=sys.stderr)
     return EXIT_SOME_FAILED if summary.error else EXIT_OK
+
+
+def run_info(args: argparse.Namespace) -> int:
+    """Print what a shards folder holds, from its manifest (face rows are not read)."""
+    from collections import Counter
+
+    from vidfake.shards.schema import SCHEMA_VERSION
+    from vidfake.shards.store import SCAN_CONFIG, read_manifest
+
+    rows = read_manifest(args.shards).to_pylist()
+    print(f"{args.shards}: {len(rows)} videos, shard schema {SCHEMA_VERSION}")
+    for name in ("status", "label", "split", "dataset"):
+        counts = Counter(r[name] for r in rows)
+        print(f"  {name:<8} " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+    faces = sum(r["n_faces"] for r in rows)
+    tracks = sum(r["n_tracks"] for r in rows)
+    print(f"  faces    {faces} in {tracks} tracks")
+    hashes = Counter(r["settings_hash"] for r in rows)
+    print(f"  settings {', '.join(hashes)} ({args.shards}/{SCAN_CONFIG})")
+    for r in rows:
+        if r["status"] == "error":
+            print(f"  error: {r['path']}: {r['error']}")
+    return EXIT_OK

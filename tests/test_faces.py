@@ -85,11 +85,55 @@ def test_face_on_every_sampled_frame(sample_dir, detector):
 def test_sequence_detector_follows_faces_like_full_detection(sample_dir, detector):
     batch = next(sample_frames(sample_dir / "clips" / "yoyo-nb__driving.mp4", "clip:6@10x2", 12))
     full = detector.detect(batch.frames)
-    near = SequenceDetector(detector, refresh=8).detect(batch.frames, batch.clip_index)
+    seq = SequenceDetector(detector, refresh=8)
+    near = seq.detect(batch.frames, batch.clip_index)
+    assert seq.full_detections == 2  # one per sampling window: O-Net followed the rest
     assert [len(d) for d in near] == [len(d) for d in full] == [1] * 12
     for a, b in zip(full, near, strict=True):
         assert box_iou(a.boxes, b.boxes)[0, 0] > 0.75  # same face; MTCNN boxes vary with scale
         assert np.abs(a.landmarks - b.landmarks).max() < 0.1 * (a.boxes[0, 2] - a.boxes[0, 0])
+
+
+def test_onet_tracking_finds_the_face_on_every_frame_of_a_talking_head(sample_dir, detector):
+    """O-Net alone follows the face through a whole 32-frame window, close to full detection."""
+    batch = next(sample_frames(sample_dir / "clips" / "liveportrait_d18.mp4", "clip:32@10", 32))
+    full = detector.detect(batch.frames)
+    seq = SequenceDetector(detector, refresh=32)
+    followed = seq.detect(batch.frames, batch.clip_index)
+    assert seq.full_detections == 1
+    assert [len(d) for d in followed] == [len(d) for d in full] == [1] * 32
+    for a, b in zip(full, followed, strict=True):
+        assert box_iou(a.boxes, b.boxes)[0, 0] >= 0.7
+        assert b.scores[0] >= detector.cfg.min_score
+
+
+def test_lost_face_brings_a_full_detection(sample_dir, detector):
+    """Synthetic jump: the frame shifted right by 200 px mid-sequence; O-Net loses the face,
+    a full detection finds it again at its new place."""
+    frames = next(
+        sample_frames(sample_dir / "clips" / "cosanlab__single_face.mp4", "clip:6@10")
+    ).frames
+    frames[3:] = np.roll(frames[3:], 200, axis=2)
+    seq = SequenceDetector(detector, refresh=32)
+    found = seq.detect(frames, np.zeros(len(frames), np.int64))
+    full = detector.detect(frames)
+    assert seq.full_detections == 2
+    assert [len(d) for d in found] == [1] * 6
+    for a, b in zip(full, found, strict=True):
+        assert box_iou(a.boxes, b.boxes)[0, 0] >= 0.7
+
+
+def test_refine_scores_faces_and_rejects_background(sample_dir, detector):
+    img = _rgb(sample_dir / "photos" / "face_recognition" / "obama.jpg")
+    found = detector.detect(img[None])[0]
+    again = detector.refine(img, found.boxes)
+    assert box_iou(found.boxes, again.boxes)[0, 0] > 0.8 and again.scores[0] > 0.95
+    assert np.abs(again.landmarks - found.landmarks).max() < 0.1 * (
+        found.boxes[0, 2] - found.boxes[0, 0]
+    )
+    corner = np.array([[0, 0, 40, 40]], np.float32)  # the photo's top-left: no face there
+    assert detector.refine(img, corner).scores[0] < 0.5
+    assert len(detector.refine(img, np.zeros((0, 4), np.float32))) == 0
 
 
 def test_batch_and_loop_agree(sample_dir):

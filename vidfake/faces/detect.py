@@ -18,6 +18,9 @@ from vidfake.config import DetectConfig
 from vidfake.faces.crop import crop_face, face_square, square_origin
 
 _MTCNN_SMALLEST = 20  # pixels: MTCNN's default and reliable smallest face
+_ONET_SIDE = 48  # O-Net's input side
+_FOLLOW_MARGIN = 1.0  # O-Net sees the square on the previous box's longer side (1.3 drifts)
+_SMALLEST_FOLLOWED = 12.0  # pixels: a followed box smaller than this is lost
 
 
 @dataclass
@@ -62,7 +65,7 @@ class FaceDetector:
                 thresholds=list(self.cfg.thresholds),
                 post_process=False,
                 device="cpu",
-            )
+            ).to(memory_format=torch.channels_last)  # same results; measured 2x faster O-Net
         return self._nets[min_size]
 
     def detect(self, frames: np.ndarray) -> list[Detections]:
@@ -85,6 +88,25 @@ class FaceDetector:
             else:
                 raw = [net.detect(img, landmarks=True) for img in small]
         return [self._keep(b, p, lm, scale, width, height) for b, p, lm in raw]
+
+    def refine(self, frame: np.ndarray, boxes: np.ndarray) -> Detections:
+        """One MTCNN O-Net pass on the square around each box of an RGB frame: the face's new
+        box, landmarks and score there, in full-frame pixels (boxes not clipped to the frame)."""
+        if len(boxes) == 0:
+            return empty_detections()
+        crops, origins = [], []
+        for box in boxes:
+            crops.append(crop_face(frame, box, _FOLLOW_MARGIN, _ONET_SIDE))
+            origins.append(square_origin(*face_square(box, _FOLLOW_MARGIN)))
+        x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float()  # channels last
+        with torch.inference_mode():  # MTCNN's normalisation; O-Net transposes internally
+            reg, points, probs = self._net(_MTCNN_SMALLEST).onet((x - 127.5) * 0.0078125)
+        o = np.asarray(origins, np.float32)
+        x0, y0, side = o[:, :1], o[:, 1:2], o[:, 2:3]
+        reg, points = reg.numpy(), points.numpy()
+        new = np.concatenate([x0, y0, x0 + side, y0 + side], axis=1) + reg * side
+        lm = np.stack([x0 + points[:, :5] * side, y0 + points[:, 5:] * side], axis=-1)
+        return Detections(new.astype(np.float32), lm.astype(np.float32), probs[:, 1].numpy())
 
     def _keep(
         self, boxes: object, probs: object, points: object, scale: float, width: int, height: int
@@ -112,82 +134,72 @@ def _resize_all(frames: np.ndarray, scale: float) -> np.ndarray:
     return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
 
 
-_ROI_MARGIN = 2.0  # the region searched around a known face, x its box's longer side
-_ROI_SIZE = 128  # the region is resized to this side: the known face becomes ~64 px
-_ROI_MIN_FACE = 40  # MTCNN's smallest face in the region: faces may shrink to 0.6x
-
-
 class SequenceDetector:
     """Faces through a sequence of sampled frames, cheaply: full-frame MTCNN every `refresh`
-    frames and at each new sampling window, and in between MTCNN only on a small region
-    around each face found in the previous frame (measured 4x faster per frame)."""
+    frames and at each new sampling window; in between, each known face is followed by one
+    O-Net pass on the square around its previous box (~1-2 ms a face against 30-55 ms for a
+    full frame), and a face whose O-Net score falls below `min_score` brings a full detection."""
 
     def __init__(self, detector: FaceDetector, refresh: int | None = None) -> None:
         self.detector = detector
         self.refresh = max(1, refresh if refresh is not None else detector.cfg.refresh)
-        self._previous = empty_detections()
+        self._previous = empty_detections()  # unclipped boxes: what the next frame follows
         self._since_full = 0
         self._clip = -1
+        self.full_detections = 0  # frames that needed full-frame MTCNN (for benchmarks)
 
     def detect(self, frames: np.ndarray, clip_index: np.ndarray) -> list[Detections]:
         """Detections for each frame of a chunk; call with the chunks in order."""
         out = []
         for frame, clip in zip(frames, clip_index.tolist(), strict=True):
             full = clip != self._clip or self._since_full >= self.refresh
+            found = empty_detections()
+            if not full and len(self._previous):
+                found = self._follow(frame, self._previous)
+                full = len(found) < len(self._previous)  # a face was lost: look again
             if full or not len(self._previous):
                 found = self._refine(frame, self.detector.detect(frame[None])[0])
-                self._since_full = 1
-            else:
-                found = self._near(frame, self._previous)
-                self._since_full += 1
+                self._since_full = 0
+                self.full_detections += 1
+            self._since_full += 1
             self._clip = clip
             self._previous = found
-            out.append(found)
+            out.append(_clipped(found, frame.shape[1], frame.shape[0]))
         return out
 
     def _refine(self, frame: np.ndarray, full: Detections) -> Detections:
-        """Re-detect full-frame faces in their regions, so every box comes from the same scale
-        (no jitter every `refresh` frames); faces the region misses keep their full-frame box."""
-        near = self._near(frame, full)
-        missed = [i for i, b in enumerate(full.boxes) if all(_iou(b, n) < 0.3 for n in near.boxes)]
+        """Full-frame faces passed once through the follower, so every box comes from the same
+        procedure (no jitter every `refresh` frames); faces it loses keep their full box."""
+        followed = self._follow(frame, full)
+        missed = [
+            i for i, b in enumerate(full.boxes) if all(_iou(b, f) < 0.3 for f in followed.boxes)
+        ]
         return Detections(
-            np.concatenate([near.boxes, full.boxes[missed]]),
-            np.concatenate([near.landmarks, full.landmarks[missed]]),
-            np.concatenate([near.scores, full.scores[missed]]),
+            np.concatenate([followed.boxes, full.boxes[missed]]),
+            np.concatenate([followed.landmarks, full.landmarks[missed]]),
+            np.concatenate([followed.scores, full.scores[missed]]),
         )
 
-    def _near(self, frame: np.ndarray, known: Detections) -> Detections:
-        """The best face in the region around each known box, in full-frame pixels."""
-        net = self.detector._net(_ROI_MIN_FACE)
-        height, width = frame.shape[:2]
-        picks = []
-        for box in known.boxes:
-            x0, y0, side = square_origin(*face_square(box, _ROI_MARGIN))
-            region = crop_face(frame, box, _ROI_MARGIN, _ROI_SIZE)
-            with torch.inference_mode():
-                boxes, probs, points = net.detect(region, landmarks=True)
-            if boxes is None:
-                continue
-            best = int(np.argmax(probs))
-            if probs[best] < self.detector.cfg.min_score:
-                continue
-            k = side / _ROI_SIZE
-            b = np.asarray(boxes[best], np.float32) * k + np.array([x0, y0, x0, y0], np.float32)
-            lm = np.asarray(points[best], np.float32) * k + np.array([x0, y0], np.float32)
-            b[[0, 2]] = b[[0, 2]].clip(0, width)
-            b[[1, 3]] = b[[1, 3]].clip(0, height)
-            picks.append((b, lm, float(probs[best])))
-        kept: list[tuple[np.ndarray, np.ndarray, float]] = []
-        for pick in sorted(picks, key=lambda p: -p[2]):
-            if all(_iou(pick[0], k[0]) < 0.5 for k in kept):
-                kept.append(pick)
-        if not kept:
-            return empty_detections()
-        return Detections(
-            np.stack([k[0] for k in kept]),
-            np.stack([k[1] for k in kept]),
-            np.array([k[2] for k in kept], np.float32),
+    def _follow(self, frame: np.ndarray, known: Detections) -> Detections:
+        """Known faces that O-Net still finds (score >= min_score), overlaps merged."""
+        moved = self.detector.refine(frame, known.boxes)
+        side = np.minimum(
+            moved.boxes[:, 2] - moved.boxes[:, 0], moved.boxes[:, 3] - moved.boxes[:, 1]
         )
+        keep = (moved.scores >= self.detector.cfg.min_score) & (side >= _SMALLEST_FOLLOWED)
+        kept: list[int] = []
+        for i in np.flatnonzero(keep)[np.argsort(-moved.scores[keep])]:
+            if all(_iou(moved.boxes[i], moved.boxes[k]) < 0.5 for k in kept):
+                kept.append(int(i))
+        return Detections(moved.boxes[kept], moved.landmarks[kept], moved.scores[kept])
+
+
+def _clipped(dets: Detections, width: int, height: int) -> Detections:
+    """The same detections with boxes clipped to the frame."""
+    boxes = dets.boxes.copy()
+    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
+    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
+    return Detections(boxes, dets.landmarks, dets.scores)
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -30,7 +30,7 @@ class DetectConfig:
     thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)  # MTCNN P/R/O-net thresholds
     min_score: float = 0.92  # detections below this confidence are dropped
     batch: bool = False  # detect on a batch of frames at once (measured slower on 2 cores)
-    refresh: int = 8  # full-frame detection every N sampled frames, else near known faces; 1: always
+    refresh: int = 16  # full MTCNN every N sampled frames, new window, lost face; else O-Net
 
 
 @dataclass

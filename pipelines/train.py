@@ -135,8 +135,14 @@ def train_loop(config: dict[str, Any]) -> None:
         ray.train.report({k: v for k, v in row.items() if isinstance(v, (int, float))})
 
 
-def run_ray_training(cfg, out: str | Path, workers: int = 2, use_gpu: bool = False) -> Path:
-    """Train `cfg` (a TrainConfig) with `workers` Ray Train workers; returns the run folder."""
+def run_ray_training(
+    cfg, out: str | Path, workers: int = 2, use_gpu: bool = False, cpus_per_worker: float = 1.0
+) -> Path:
+    """Train `cfg` (a TrainConfig) with `workers` Ray Train workers; returns the run folder.
+
+    Leave CPUs free for Ray Data's read tasks (e.g. `cpus_per_worker=0.5` on a 2-CPU Ray),
+    or the workers hold every CPU and the streamed dataset never starts.
+    """
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
@@ -154,7 +160,9 @@ def run_ray_training(cfg, out: str | Path, workers: int = 2, use_gpu: bool = Fal
     trainer = TorchTrainer(
         train_loop,
         train_loop_config={"cfg": to_dict(cfg), "out": str(out), "use_gpu": use_gpu},
-        scaling_config=ScalingConfig(num_workers=workers, use_gpu=use_gpu),
+        scaling_config=ScalingConfig(
+            num_workers=workers, use_gpu=use_gpu, resources_per_worker={"CPU": cpus_per_worker}
+        ),
         run_config=RunConfig(
             name="vidfake-train", storage_path=tempfile.mkdtemp(prefix="vidfake-ray-")
         ),
@@ -172,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--gpu", action="store_true")
+    parser.add_argument("--cpus-per-worker", type=float, default=1.0)
     parser.add_argument("--address", default=os.environ.get("RAY_ADDRESS"))
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
@@ -186,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pipelines/train.py: error: {exc}", file=sys.stderr)
         return 2
     ray.init(address=args.address or "local")
-    out = run_ray_training(cfg, args.out, args.workers, args.gpu)
+    out = run_ray_training(cfg, args.out, args.workers, args.gpu, args.cpus_per_worker)
     print(f"best checkpoint: {out / 'best'}")
     return 0
 

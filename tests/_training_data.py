@@ -29,7 +29,8 @@ SKIP = {"short_hamilton_clip"}
 TEST_GROUPS = ("OpenTalker__s", "liveportrait_d18", "retalking_3")
 VAL_GROUPS = ("cosanlab__single_face", "liveportrait_d12", "retalking_5")
 CROP = 64
-JITTER = 0.12  # largest crop offset, as a fraction of the crop side
+JITTER = 0.2  # largest crop offset, as a fraction of the crop side
+VERSIONS = 3  # temporal: crops of each clip at this many independent random offsets
 
 
 def _split(group: str) -> str:
@@ -166,21 +167,22 @@ def build_fixture_shards(root: Path, n_frames: int = 32, step: int = 2) -> dict[
         vr.seek(0)
         box, marks = _face_box(frames, mtcnn)
         group = clip.stem
-        real = [_crop(f, box) for f in frames]
-        shift = rng.uniform(-1, 1, 3).astype(np.float32) * 12 + np.float32([18, 4, -14])
-        fake = [_blend(c, shift) for c in real]
-        dx, dy = rng.uniform(-JITTER, JITTER, 2)
-        steady = [_crop(f, box, dx, dy) for f in frames]
-        offsets = rng.uniform(-JITTER, JITTER, (len(frames), 2))
-        jitter = [_crop(f, box, ox, oy) for f, (ox, oy) in zip(frames, offsets, strict=True)]
-        for name, (r_crops, f_crops) in {
-            "spatial": (real, fake),
-            "temporal": (steady, jitter),
-        }.items():
-            for label, crops in ((0, r_crops), (1, f_crops)):
-                vid = f"{name}-{group}-{label}"
-                faces[name].append(_rows(vid, group, label, frames, idx, crops, box, marks))
-                manifest[name].append(_manifest(vid, group, label, len(vr), len(crops)))
+        for version in range(VERSIONS):
+            real = [_crop(f, box) for f in frames]
+            shift = rng.uniform(-1, 1, 3).astype(np.float32) * 12 + np.float32([18, 4, -14])
+            fake = [_blend(c, shift) for c in real]
+            dx, dy = rng.uniform(-JITTER, JITTER, 2)
+            steady = [_crop(f, box, dx, dy) for f in frames]
+            offsets = rng.uniform(-JITTER, JITTER, (len(frames), 2))
+            jitter = [_crop(f, box, ox, oy) for f, (ox, oy) in zip(frames, offsets, strict=True)]
+            pairs = {"spatial": (real, fake), "temporal": (steady, jitter)}
+            for name, (r_crops, f_crops) in pairs.items():
+                if name == "spatial" and version > 0:
+                    continue
+                for label, crops in ((0, r_crops), (1, f_crops)):
+                    vid = f"{name}-{group}-{label}-{version}"
+                    faces[name].append(_rows(vid, group, label, frames, idx, crops, box, marks))
+                    manifest[name].append(_manifest(vid, group, label, len(vr), len(crops)))
     for name, path in out.items():
         _write(path, faces[name], manifest[name])
     return out

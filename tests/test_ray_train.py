@@ -48,8 +48,8 @@ def test_two_cpu_workers_train_and_checkpoint(ray_cluster, tmp_path: Path, fixtu
     )
     ds = pipeline.sequence_dataset(cfg.data.shards, "train", 4, 4)
     rows = ds.take_all()
-    assert len(rows) == 128 and {len(r["faces"]) for r in rows} == {4}
-    out = pipeline.run_ray_training(cfg, tmp_path / "run", workers=2)
+    assert len(rows) == 128 and {len(r["faces"]) for r in rows} == {4}  # 8 groups x 2 x 8
+    out = pipeline.run_ray_training(cfg, tmp_path / "run", workers=2, cpus_per_worker=0.5)
     metrics = pd.read_csv(out / "metrics.csv")
     assert metrics["workers"].tolist() == [2]
     # each worker trained on its own half of the 128 windows

@@ -26,7 +26,9 @@ def _model():
 
 def test_round_trip_gives_the_same_outputs(tmp_path: Path) -> None:
     model = _model().eval()
-    save_checkpoint(tmp_path / "ck", model, {"model_kwargs": {"img_size": 32, "frames": 2}, "threshold": 0.4})
+    save_checkpoint(
+        tmp_path / "ck", model, {"model_kwargs": {"img_size": 32, "frames": 2}, "threshold": 0.4}
+    )
     loaded, meta = load_checkpoint(tmp_path / "ck")
     x = torch.randn(2, 2, 3, 32, 32)
     assert torch.equal(model(x), loaded(x))

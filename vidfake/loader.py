@@ -4,21 +4,25 @@ Shards are read batch by batch with pyarrow (never a whole table in memory); row
 per video into track sequences (a video's rows are contiguous in a shard, as the scan writes
 them), filtered by split (splits are assigned per group, so groups never cross), shuffled
 within a buffer, optionally class-balanced by per-class oversampling, and sharded over
-distributed ranks and DataLoader workers.
+distributed ranks and DataLoader workers. Real sequences can be turned into self-blended
+pseudo-fakes on the fly (`pseudo_fake`), before the shared augmentations (docs/synthetic.md).
 """
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import torch
+import yaml
 from torch.utils.data import IterableDataset, get_worker_info
 
 from vidfake.sequences import (
@@ -26,11 +30,98 @@ from vidfake.sequences import (
     SEQUENCE_COLUMNS,
     Sequence,
     SequenceTransform,
+    decode_jpeg,
     table_sequences,
 )
 from vidfake.shards.schema import check_version
 
 BALANCE_MODES = ("none", "oversample")
+GEOMETRY_COLUMNS = ["landmarks", "bbox"]
+PSEUDO_SUFFIX = "#sbi"  # video_id suffix of a pseudo-fake, so video metrics count it apart
+
+
+@dataclass
+class GeoSequence(Sequence):
+    """A Sequence with each frame's full-frame MTCNN landmarks (T, 5, 2) and box (T, 4)."""
+
+    landmarks: np.ndarray | None = None
+    bbox: np.ndarray | None = None
+
+
+def crop_settings(shards_dir: str | Path) -> dict[str, Any]:
+    """The crop settings (margin, size, jpeg_quality) the shards were scanned with."""
+    path = Path(shards_dir) / "scan.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} is missing: pseudo-fakes need the scan's crop margin to place landmarks"
+        )
+    crop = (yaml.safe_load(path.read_text()) or {}).get("crop") or {}
+    return {
+        "margin": float(crop.get("margin", 1.3)),
+        "size": int(crop.get("size", 224)),
+        "jpeg_quality": int(crop.get("jpeg_quality", 95)),
+    }
+
+
+def pseudo_fake_faces(
+    seq: GeoSequence,
+    crop: dict[str, Any],
+    rng: np.random.Generator,
+    flicker: bool = False,
+) -> list[bytes]:
+    """The sequence's crops self-blended with one parameter draw, re-encoded as the scan did.
+
+    The fake is JPEG-encoded at the scan's quality, so real and fake crops reach the shared
+    augmentations with the same compression history.
+    """
+    from vidfake.synth.sbi import landmarks_in_crop, pseudo_fake_sequence
+
+    imgs = [decode_jpeg(b) for b in seq.faces]
+    marks = [
+        landmarks_in_crop(lm, bb, crop["margin"], img.shape[0])
+        for lm, bb, img in zip(seq.landmarks, seq.bbox, imgs, strict=True)
+    ]
+    fakes = pseudo_fake_sequence(imgs, marks, rng, flicker=flicker)
+    quality = [int(cv2.IMWRITE_JPEG_QUALITY), crop["jpeg_quality"]]
+    out = []
+    for img in fakes:
+        ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(img[..., ::-1]), quality)
+        if not ok:
+            raise ValueError(f"{seq.video_id}: could not re-encode a pseudo-fake crop")
+        out.append(buf.tobytes())
+    return out
+
+
+def sequence_seed(seq: Sequence, seed: int) -> list[int]:
+    """A seed that depends only on the sequence's identity (video, track, clip, first frame)."""
+    key = f"{seq.video_id}/{seq.track_id}/{seq.clip_index}/{int(seq.frame_index[0])}"
+    return [seed, zlib.crc32(key.encode())]
+
+
+def _with_geometry(table: pa.Table, seqs: Iterator[Sequence]) -> Iterator[GeoSequence]:
+    """Attach each frame's landmarks and box, looked up by (track, clip, frame), to `seqs`."""
+    d = table.select(["track_id", "clip_index", "frame_index", *GEOMETRY_COLUMNS]).to_pydict()
+    index = {
+        (t, c, f): (lm, bb)
+        for t, c, f, lm, bb in zip(
+            d["track_id"], d["clip_index"], d["frame_index"], d["landmarks"], d["bbox"], strict=True
+        )
+    }
+    for seq in seqs:
+        geo = [index[(seq.track_id, seq.clip_index, int(f))] for f in seq.frame_index]
+        yield GeoSequence(
+            **{f.name: getattr(seq, f.name) for f in fields(Sequence)},
+            landmarks=np.asarray([g[0] for g in geo], dtype=np.float32).reshape(-1, 5, 2),
+            bbox=np.asarray([g[1] for g in geo], dtype=np.float32),
+        )
+
+
+def _table_sequences(
+    table: pa.Table, T: int, stride: int, pad: bool, geometry: bool
+) -> Iterator[Sequence]:
+    """Windows of one video's rows, with their geometry when asked."""
+    seqs = table_sequences(table, T, stride, pad)
+    yield from (_with_geometry(table, seqs) if geometry else seqs)
 
 
 def face_files(shards_dir: str | Path) -> list[Path]:
@@ -71,9 +162,14 @@ def stream_sequences(
     with_eyes: bool = False,
     pad: bool = False,
     batch_rows: int = 512,
+    geometry: bool = False,
 ) -> Iterator[Sequence]:
-    """Sequences of every labelled track in `files`, holding at most one video's rows at once."""
+    """Sequences of every labelled track in `files`, holding at most one video's rows at once.
+
+    With `geometry` they are `GeoSequence`s carrying each frame's landmarks and box.
+    """
     columns = SEQUENCE_COLUMNS + (EYE_COLUMNS if with_eyes else [])
+    columns += GEOMETRY_COLUMNS if geometry else []
     for f in files:
         pf = pq.ParquetFile(f)
         check_version(pf.schema_arrow)
@@ -82,11 +178,12 @@ def stream_sequences(
             batch = batch.filter(_split_mask(batch, splits))
             present = set(batch["video_id"].to_pylist())
             for vid in [v for v in pending if v not in present]:
-                yield from table_sequences(pa.Table.from_batches(pending.pop(vid)), T, stride, pad)
+                table = pa.Table.from_batches(pending.pop(vid))
+                yield from _table_sequences(table, T, stride, pad, geometry)
             for vid in sorted(present):
                 pending.setdefault(vid, []).append(batch.filter(pc.equal(batch["video_id"], vid)))
         for parts in pending.values():
-            yield from table_sequences(pa.Table.from_batches(parts), T, stride, pad)
+            yield from _table_sequences(pa.Table.from_batches(parts), T, stride, pad, geometry)
 
 
 def _shard_of(video_id: str, n: int) -> int:
@@ -95,7 +192,13 @@ def _shard_of(video_id: str, n: int) -> int:
 
 
 class ShardSequenceDataset(IterableDataset):
-    """Streams `{"x", "label", "video_id", "track_id"[, "eyes"]}` items from a shards folder."""
+    """Streams `{"x", "label", "video_id", "track_id"[, "eyes"]}` items from a shards folder.
+
+    `pseudo_fake` p: each real sequence becomes a self-blended fake (label 1, video_id +
+    `#sbi`) with probability p, one parameter draw per sequence. `pseudo_twins` (validation,
+    test): every real sequence is yielded AND followed by its fake twin, drawn from a seed of
+    the sequence's identity, so the figures do not move between runs.
+    """
 
     def __init__(
         self,
@@ -111,9 +214,16 @@ class ShardSequenceDataset(IterableDataset):
         augment: bool = False,
         rank: int = 0,
         world_size: int = 1,
+        pseudo_fake: float = 0.0,
+        pseudo_twins: bool = False,
+        pseudo_flicker: bool = False,
     ) -> None:
         if balance not in BALANCE_MODES:
             raise ValueError(f"balance must be one of {BALANCE_MODES}, got {balance!r}")
+        if not 0.0 <= pseudo_fake <= 1.0:
+            raise ValueError(f"pseudo_fake is a probability in [0, 1], got {pseudo_fake}")
+        if (pseudo_fake > 0 or pseudo_twins) and with_eyes:
+            raise ValueError("pseudo-fakes do not re-cut eye patches; use a model without eyes")
         self.files = face_files(shards_dir)
         self.shards_dir = Path(shards_dir)
         self.transform = transform
@@ -130,6 +240,11 @@ class ShardSequenceDataset(IterableDataset):
         self.world_size = world_size
         self.epoch = 0
         self._repeat: dict[int, float] | None = None
+        self.pseudo_fake = float(pseudo_fake)
+        self.pseudo_twins = pseudo_twins
+        self.pseudo_flicker = pseudo_flicker
+        self.geometry = self.pseudo_fake > 0 or pseudo_twins
+        self.crop = crop_settings(shards_dir) if self.geometry else {}
 
     def set_epoch(self, epoch: int) -> None:
         """Reseed shuffling and augmentation for a new epoch."""
@@ -153,32 +268,51 @@ class ShardSequenceDataset(IterableDataset):
 
     def _my_sequences(self, slot: int, n: int) -> Iterator[Sequence]:
         """This reader's share: whole files when there are enough, else videos by hash."""
+        geo = {"geometry": self.geometry}
         if len(self.files) >= n:
             files = self.files[slot::n]
             yield from stream_sequences(
-                files, self.T, self.stride, self.splits, self.with_eyes, self.pad
+                files, self.T, self.stride, self.splits, self.with_eyes, self.pad, **geo
             )
             return
         for seq in stream_sequences(
-            self.files, self.T, self.stride, self.splits, self.with_eyes, self.pad
+            self.files, self.T, self.stride, self.splits, self.with_eyes, self.pad, **geo
         ):
             if _shard_of(seq.video_id, n) == slot:
                 yield seq
 
-    def _item(self, seq: Sequence, rng: np.random.Generator) -> dict[str, Any]:
-        """Decode and transform one sequence into a training item."""
+    def _item(
+        self, seq: Sequence, rng: np.random.Generator, fake_rng: np.random.Generator | None = None
+    ) -> dict[str, Any]:
+        """Decode and transform one sequence (self-blended first when `fake_rng` is given)."""
+        faces, label, video_id = seq.faces, seq.label, seq.video_id
+        if fake_rng is not None:
+            faces = pseudo_fake_faces(seq, self.crop, fake_rng, self.pseudo_flicker)
+            label, video_id = 1, seq.video_id + PSEUDO_SUFFIX
         x, eyes = self.transform.prepare(
-            seq.faces, seq.eyes if self.with_eyes else None, rng if self.augment else None
+            faces, seq.eyes if self.with_eyes else None, rng if self.augment else None
         )
         item: dict[str, Any] = {
             "x": x,
-            "label": torch.tensor(float(seq.label)),
-            "video_id": seq.video_id,
+            "label": torch.tensor(float(label)),
+            "video_id": video_id,
             "track_id": seq.track_id,
         }
         if self.with_eyes:
             item["eyes"] = eyes
         return item
+
+    def _items(self, seq: Sequence, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
+        """The item(s) one drawn sequence gives: itself, its pseudo-fake, or both (twins)."""
+        if seq.label != 0 or not self.geometry:
+            yield self._item(seq, rng)
+        elif self.pseudo_twins:
+            yield self._item(seq, rng)
+            yield self._item(seq, rng, np.random.default_rng(sequence_seed(seq, self.seed)))
+        elif rng.random() < self.pseudo_fake:
+            yield self._item(seq, rng, rng)
+        else:
+            yield self._item(seq, rng)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         slot, n = self._slot()
@@ -190,16 +324,16 @@ class ShardSequenceDataset(IterableDataset):
             copies = int(r) + int(rng.random() < r - int(r))
             for _ in range(copies):
                 if self.shuffle_buffer <= 1:
-                    yield self._item(seq, rng)
+                    yield from self._items(seq, rng)
                     continue
                 buffer.append(seq)
                 if len(buffer) >= self.shuffle_buffer:
                     pick = int(rng.integers(len(buffer)))
                     buffer[pick], buffer[-1] = buffer[-1], buffer[pick]
-                    yield self._item(buffer.pop(), rng)
+                    yield from self._items(buffer.pop(), rng)
         rng.shuffle(buffer)
         for seq in buffer:
-            yield self._item(seq, rng)
+            yield from self._items(seq, rng)
 
 
 def count_sequences(

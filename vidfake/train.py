@@ -45,6 +45,9 @@ class DataConfig:
     shuffle_buffer: int = 256  # sequences held for shuffling the stream
     balance: str = "oversample"  # `oversample` the rarer class per epoch, or `none`
     workers: int = 0  # DataLoader worker processes (each reads a share of the shards)
+    pseudo_fake: float = 0.0  # probability that a real training sequence becomes a self-blended
+    # fake (label 1); > 0 also gives validation every real sequence's fake twin (seeded)
+    pseudo_flicker: bool = False  # jitter the pseudo-fake's blend per frame (temporal flicker)
 
 
 @dataclass
@@ -276,13 +279,14 @@ def train(
     stride = cfg.data.stride or T
     splits = (cfg.data.train_split,)
     counts = count_sequences(cfg.data.shards, T, stride, splits)
-    if min(counts.values()) == 0:
+    pseudo = cfg.data.pseudo_fake > 0
+    if (counts[0] == 0) if pseudo else min(counts.values()) == 0:
+        need = "real sequences for pseudo-fakes" if pseudo else "both classes"
         raise ValueError(
-            f"{cfg.data.shards}: split {cfg.data.train_split!r} needs both classes, found {counts}"
+            f"{cfg.data.shards}: split {cfg.data.train_split!r} needs {need}, found {counts}"
         )
-    per_epoch = (
-        2 * max(counts.values()) if cfg.data.balance == "oversample" else sum(counts.values())
-    )
+    oversample = cfg.data.balance == "oversample" and min(counts.values()) > 0
+    per_epoch = 2 * max(counts.values()) if oversample else sum(counts.values())
     steps = math.ceil(per_epoch / cfg.optim.batch_size)
     opt, sched = make_optimizer(model, cfg.optim, steps * cfg.epochs)
     scaler = torch.amp.GradScaler("cuda") if device.startswith("cuda") else None
@@ -297,13 +301,25 @@ def train(
         balance=cfg.data.balance,
         with_eyes=bool(preprocess["eye_size"]),
         augment=True,
+        pseudo_fake=cfg.data.pseudo_fake,
+        pseudo_flicker=cfg.data.pseudo_flicker,
     )
-    val_ds = eval_dataset(
-        cfg.data.shards,
-        SequenceTransform.from_cfg(preprocess),
-        cfg.data.val_split,
-        bool(preprocess["eye_size"]),
-    )
+    if pseudo:
+        val_ds = ShardSequenceDataset(
+            cfg.data.shards,
+            SequenceTransform.from_cfg(preprocess),
+            splits=(cfg.data.val_split,),
+            seed=cfg.seed,
+            pseudo_twins=True,
+            pseudo_flicker=cfg.data.pseudo_flicker,
+        )
+    else:
+        val_ds = eval_dataset(
+            cfg.data.shards,
+            SequenceTransform.from_cfg(preprocess),
+            cfg.data.val_split,
+            bool(preprocess["eye_size"]),
+        )
     state: dict[str, Any] = {"epoch": 0, "best": None, "bad_epochs": 0}
     if resume:
         model.load_state_dict(load_weights(out / "last"))

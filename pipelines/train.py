@@ -43,13 +43,14 @@ def sequence_rows(group: pa.Table, frames: int, stride: int) -> pa.Table:
 def sequence_dataset(shards: str | Path, split: str, frames: int, stride: int):
     """A Ray Dataset of training sequences (JPEG bytes) of one split, streamed from Parquet."""
     import ray.data
+    from ray.data.expressions import col
 
     from vidfake.loader import face_files
     from vidfake.sequences import SEQUENCE_COLUMNS
 
     files = [str(f) for f in face_files(shards)]
-    ds = ray.data.read_parquet(files, columns=SEQUENCE_COLUMNS)
-    ds = ds.filter(lambda row: row["split"] == split and row["label"] >= 0)
+    ds = ray.data.read_parquet(files).select_columns(SEQUENCE_COLUMNS)
+    ds = ds.filter(expr=(col("split") == split) & (col("label") >= 0))
     return ds.groupby(["video_id", "track_id"]).map_groups(
         sequence_rows, fn_kwargs={"frames": frames, "stride": stride}, batch_format="pyarrow"
     )

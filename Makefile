@@ -34,7 +34,7 @@ test-cluster: $(STAMP)
 	$(BIN)/python -m pytest -m cluster -q
 
 model: $(STAMP)
-	$(BIN)/vidfake train --config configs/default.yaml --out runs/default
+	$(BIN)/python -m vidfake.recipe all
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_scan.py

@@ -1,0 +1,259 @@
+"""The default detector's recipe (`make model`): scan the listed real clips, train, evaluate, ship.
+
+Stages, each rerunnable on its own (`python -m vidfake.recipe STAGE`):
+`scan` (clips listed in configs/default-clips.csv → shards), `train` (configs/default.yaml,
+self-blended pseudo-fakes on the fly), `evaluate` (held-out identities: real vs pseudo-fake
+sequences, and synthetic deepfake videos scored end to end → metrics.json), `ship` (copy the
+best checkpoint into vidfake/weights/default with the figures in its meta).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vidfake.config import ScanConfig, load_config
+from vidfake.datasets import DatasetItem
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parent.parent
+CLIPS = REPO / "configs" / "default-clips.csv"
+SCAN = REPO / "configs" / "default-scan.yaml"
+TRAIN = REPO / "configs" / "default.yaml"
+RUN = REPO / "runs" / "default"
+WEIGHTS = Path(__file__).resolve().parent / "weights" / "default"
+MAX_BYTES = 20 * 1024 * 1024
+E2E_SECONDS = 4.0
+
+
+def clip_items(listing: str | Path = CLIPS, root: str | Path = REPO) -> list[DatasetItem]:
+    """The listed clips as dataset items; paths in the listing are relative to the repo root."""
+    items = []
+    with Path(listing).open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            path = (Path(root) / row["path"]).resolve()
+            items.append(
+                DatasetItem(str(path), int(row["label"]), row["group"], row["split"], "default")
+            )
+    return items
+
+
+def scan(out: Path, workers: int = 2) -> Path:
+    """Scan every listed clip that exists into `out/shards` with the recipe's scan settings."""
+    from vidfake.scan import build_shards
+
+    items = clip_items()
+    missing = [i.path for i in items if not Path(i.path).is_file()]
+    if missing:
+        log.warning("%d listed clips are missing and are skipped: %s", len(missing), missing)
+    present = [i for i in items if Path(i.path).is_file()]
+    cfg = load_config(ScanConfig, SCAN)
+    build_shards(present, out / "shards", cfg, workers=workers, progress=False)
+    return out / "shards"
+
+
+def train_model(out: Path, threads: int = 2, stop_after: int | None = None) -> Path:
+    """Train configs/default.yaml on `out/shards` into `out/train` (a fresh run every time).
+
+    `stop_after` ends the run after that many epochs of the configured schedule (the epochs
+    before it are exactly those of a full run).
+    """
+    from vidfake.train import load_train_config, train
+
+    torch.set_num_threads(threads)
+    cfg = load_train_config(TRAIN, [f"data.shards={out / 'shards'}"])
+    run = out / "train"
+    shutil.rmtree(run, ignore_errors=True)
+    return train(cfg, run, progress=False, stop_after=stop_after)
+
+
+def pseudo_fake_metrics(ckpt: Path, shards: Path, split: str = "test") -> dict[str, Any]:
+    """(a) Held-out identities: each real sequence against its seeded self-blended twin."""
+    from torch.utils.data import DataLoader
+
+    from vidfake.checkpoint import load_checkpoint
+    from vidfake.evaluate import predict
+    from vidfake.loader import ShardSequenceDataset
+    from vidfake.metrics import evaluate_predictions
+    from vidfake.sequences import SequenceTransform
+
+    model, meta = load_checkpoint(ckpt)
+    ds = ShardSequenceDataset(
+        shards,
+        SequenceTransform.from_cfg(meta["preprocess"]),
+        splits=(split,),
+        seed=int(meta["train_config"]["seed"]),
+        pseudo_twins=True,
+    )
+    preds = predict(model, DataLoader(ds, batch_size=16))
+    return evaluate_predictions(preds, float(meta["threshold"]))
+
+
+def e2e_archive(out: Path, split: str = "test", seconds: float = E2E_SECONDS) -> list[str]:
+    """`out/archive`: the split's clips cut to `seconds` in real/, synthetic fakes in fake/.
+
+    Files already there are reused (the fakes are seeded, so they come out the same); returns
+    the clips no synthetic fake could be made of.
+    """
+    from vidfake.synth.video import SynthError, is_synthetic, make_synthetic_fake
+    from vidfake.testmedia import cut
+
+    archive = out / "archive"
+    (archive / "real").mkdir(parents=True, exist_ok=True)
+    (archive / "fake").mkdir(parents=True, exist_ok=True)
+    clips = [i for i in clip_items() if i.split == split and Path(i.path).is_file()]
+    failed = []
+    for seed, item in enumerate(clips):
+        name = Path(item.path).stem + ".mp4"
+        real, fake = archive / "real" / name, archive / "fake" / f"synthetic_fake__{name}"
+        if not real.is_file():
+            cut(item.path, real, duration=seconds)
+        if fake.is_file() and is_synthetic(fake):
+            continue
+        try:
+            make_synthetic_fake(real, fake, seed=seed)
+        except SynthError as exc:
+            failed.append(f"{name}: {exc}")
+    return failed
+
+
+def synthetic_video_metrics(ckpt: Path, out: Path, split: str = "test") -> dict[str, Any]:
+    """(b) End to end: held-out clips and synthetic deepfakes made of them, scanned and scored
+    with `score_collection`; video AUC and how many fakes beat every real clip."""
+    from vidfake.collection import score_collection
+    from vidfake.demo import roc_auc
+
+    failed = e2e_archive(out, split)
+    summary = score_collection(
+        out / "archive",
+        out / "scores.csv",
+        ckpt,
+        layout="folder",
+        workers=2,
+        force=True,
+        progress=False,
+    )
+    scored = [r for r in summary.rows if r["status"] == "ok"]
+    fakes = [float(r["score"]) for r in scored if int(r["label"]) == 1]
+    reals = [float(r["score"]) for r in scored if int(r["label"]) == 0]
+    return {
+        "video_auc": roc_auc(summary.rows),
+        "reals": len(reals),
+        "fakes": len(fakes),
+        "fakes_above_every_real": sum(f > max(reals) for f in fakes) if reals else 0,
+        "not_scored": summary.total - len(scored),
+        "synthetic_failed": failed,
+        "clip_seconds": E2E_SECONDS,
+    }
+
+
+def evaluate(out: Path) -> dict[str, Any]:
+    """Both held-out evaluations of `out/train/best`, written to `out/metrics.json`."""
+    ckpt = out / "train" / "best"
+    metrics = {
+        "checkpoint": str(ckpt),
+        "held_out_identities": sorted({i.group for i in clip_items() if i.split == "test"}),
+        "pseudo_fake_test": pseudo_fake_metrics(ckpt, out / "shards"),
+        "synthetic_videos_test": synthetic_video_metrics(ckpt, out / "e2e"),
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
+    return metrics
+
+
+FIGURES_START, FIGURES_END = "<!-- figures: written by the recipe -->", "<!-- /figures -->"
+
+
+def figures_markdown(meta: dict[str, Any]) -> str:
+    """The model card's figures table, from a shipped checkpoint's meta."""
+    held = meta["held_out_metrics"]
+    a, b = held["pseudo_fake_test"], held["synthetic_videos_test"]
+    train = meta["metrics"]
+    rows = [
+        ("trained epochs (best by val seq AUC)", f"{meta['epoch']}"),
+        ("validation seq AUC, real vs pseudo-fake", f"{train['val_seq_auc']:.3f}"),
+        ("decision threshold (chosen on validation)", f"{meta['threshold']:.3f}"),
+        (
+            f"(a) test seq AUC, real vs pseudo-fake ({int(a['seq_n'])} sequences)",
+            f"{a['seq_auc']:.3f}",
+        ),
+        (f"(a) test video AUC ({int(a['video_n'])} videos)", f"{a['video_auc']:.3f}"),
+        ("(a) test seq accuracy at the threshold", f"{a['seq_accuracy']:.3f}"),
+        (
+            f"(b) test video AUC, {b['fakes']} synthetic deepfake videos vs {b['reals']} real "
+            f"({b['clip_seconds']:.0f} s clips)",
+            f"{b['video_auc']:.3f}",
+        ),
+        ("(b) synthetic fakes scored above every real clip", f"{b['fakes_above_every_real']}"),
+    ]
+    lines = ["| figure | value |", "|---|---:|", *(f"| {k} | {v} |" for k, v in rows)]
+    ids = ", ".join(held["held_out_identities"])
+    return "\n".join([*lines, "", f"Held-out identities (test split): {ids}."])
+
+
+def _write_card(card: Path, meta: dict[str, Any]) -> None:
+    """Replace the figures block of the model card with the checkpoint's figures."""
+    text = card.read_text()
+    start, end = text.index(FIGURES_START), text.index(FIGURES_END)
+    block = f"{FIGURES_START}\n{figures_markdown(meta)}\n"
+    card.write_text(text[:start] + block + text[end:])
+
+
+def ship(out: Path, dest: Path = WEIGHTS) -> Path:
+    """Copy `out/train/best` into `dest` with the held-out figures in meta.json and the card."""
+    src = out / "train" / "best"
+    meta = json.loads((src / "meta.json").read_text())
+    meta["held_out_metrics"] = json.loads((out / "metrics.json").read_text())
+    meta["held_out_metrics"].pop("checkpoint", None)
+    meta["train_config"]["data"]["shards"] = "runs/default/shards"
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src / "model.safetensors", dest / "model.safetensors")
+    (dest / "meta.json").write_text(json.dumps(meta, indent=2, default=float))
+    size = (dest / "model.safetensors").stat().st_size
+    if size > MAX_BYTES:
+        raise ValueError(f"{dest}: weights are {size / 2**20:.1f} MB, over the 20 MB budget")
+    if (dest / "MODEL_CARD.md").is_file():
+        _write_card(dest / "MODEL_CARD.md", meta)
+    return dest
+
+
+STAGES = ("scan", "train", "evaluate", "ship", "all")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m vidfake.recipe [STAGE] [--out runs/default]`: run one stage or all of them."""
+    parser = argparse.ArgumentParser(prog="python -m vidfake.recipe", description=__doc__)
+    parser.add_argument("stage", nargs="?", default="all", choices=STAGES)
+    parser.add_argument("--out", type=Path, default=RUN, help="run folder (default runs/default)")
+    parser.add_argument(
+        "--stop-after", type=int, default=None, help="train: stop after this many epochs"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    out = args.out.resolve()
+    steps = {
+        "scan": scan,
+        "train": lambda o: train_model(o, stop_after=args.stop_after),
+        "evaluate": evaluate,
+        "ship": ship,
+    }
+    for name in STAGES[:-1] if args.stage == "all" else (args.stage,):
+        log.info("recipe stage %s", name)
+        result = steps[name](out)
+        log.info("stage %s: %s", name, json.dumps(result, default=str)[:2000])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -17,6 +17,7 @@ from safetensors.torch import load_file
 
 from vidfake.cli import main
 from vidfake.evaluate import evaluate
+from vidfake.models import list_models
 from vidfake.train import load_train_config, train
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -114,38 +115,52 @@ def test_bad_settings_are_named(fixture_shards) -> None:
 
 
 # Learning: every architecture picks up the spatial manipulation; only sequence models the
-# temporal one. Each run trains a tiny setting for a few epochs on 32-px crops, T=4.
+# temporal one. Each run trains an architecture's tiny profile on 32-px crops (T=4 except
+# where the profile says otherwise), no augmentation that would hide the traces, seed 0,
+# at most EPOCHS epochs with early stopping; the epoch best on the validation groups is
+# scored on the held-out test groups.
 LEARN = [
     "profile=tiny",
-    "patience=100",
+    "patience=2",
     "optim.batch_size=16",
     "augment.color=0",
     "augment.jpeg=0",
     "augment.blur=0",
     "augment.downscale=0",
 ]
+# Settings beyond the tiny profile: 32-px crops for every face model; the eye-only model reads
+# the 32-px eye patches and has no face input; inception_resnet_v1 (facenet-pytorch, no timm
+# backbone to swap) keeps its profile's 64-px crops and T=2.
+SIZE = {"eye_lrcn": [], "inception_resnet_v1": []}
+SEQUENCE_MODELS = ("cnn_lstm", "cvit")
+FRAME_MODELS = ("meso4", "efficientnet_b0")
 
 
 def _learned(arch: str, kind: str, epochs: int, shards: dict[str, Path], out: Path) -> float:
-    cfg = _tiny(arch, shards[kind], f"epochs={epochs}", *LEARN)
+    """Test-split sequence AUC of the best validation epoch of a seeded tiny run."""
+    size = SIZE.get(arch, ["model.img_size=32"])
+    cfg = _tiny(arch, shards[kind], f"epochs={epochs}", *LEARN, *size)
     train(cfg, out / f"{arch}-{kind}", progress=False)
     return evaluate(out / f"{arch}-{kind}" / "best", shards[kind], "test")["seq_auc"]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("arch", ["meso4", "efficientnet_b0", "cnn_lstm", "cvit"])
+@pytest.mark.parametrize("arch", list_models())
 def test_every_architecture_learns_a_spatial_manipulation(arch, tmp_path, fixture_shards) -> None:
-    assert _learned(arch, "spatial", 6, fixture_shards, tmp_path) >= 0.9
+    auc = _learned(arch, "spatial", 4, fixture_shards, tmp_path)
+    print(f"spatial test AUC {arch}: {auc:.3f}")
+    assert auc >= 0.9
 
 
 @pytest.mark.slow
 def test_sequence_models_learn_temporal_jitter_frame_models_cannot(
     tmp_path, fixture_shards
 ) -> None:
-    auc = {
-        a: _learned(a, "temporal", 6, fixture_shards, tmp_path)
-        for a in ("cnn_lstm", "cvit", "meso4", "efficientnet_b0")
-    }
-    print("temporal test AUC, side by side:", auc)
-    assert auc["cnn_lstm"] >= 0.8 and auc["cvit"] >= 0.8
-    assert auc["meso4"] <= 0.7 and auc["efficientnet_b0"] <= 0.7
+    models = SEQUENCE_MODELS + FRAME_MODELS
+    auc = {a: _learned(a, "temporal", 6, fixture_shards, tmp_path) for a in models}
+    print("\ntemporal manipulation (per-frame jitter of the face crop), test AUC:")
+    print(f"{'sequence model':>16} {'AUC':>6} | {'frame model':>16} {'AUC':>6}")
+    for seq, frame in zip(SEQUENCE_MODELS, FRAME_MODELS, strict=True):
+        print(f"{seq:>16} {auc[seq]:6.3f} | {frame:>16} {auc[frame]:6.3f}")
+    assert all(auc[a] >= 0.8 for a in SEQUENCE_MODELS), auc
+    assert all(auc[a] <= 0.7 for a in FRAME_MODELS), auc

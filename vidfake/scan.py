@@ -211,7 +211,7 @@ def scan_video(
     meta: list[tuple[int, int, float]] = []  # (frame index, clip index, timestamp)
     sequence = SequenceDetector(detector, cfg.detect.refresh)
     try:
-        for batch in sample_frames(item.path, cfg.sampling, cfg.chunk_size):
+        for batch in sample_frames(item.path, cfg.sampling, cfg.chunk_size, info):
             found = sequence.detect(batch.frames, batch.clip_index)
             for i, frame_dets in enumerate(found):
                 dets.append(frame_dets)

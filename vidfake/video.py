@@ -268,16 +268,19 @@ def _pack(
     )
 
 
-def sample_frames(path: str | Path, strategy: str, chunk_size: int = 32) -> Iterator[FrameBatch]:
+def sample_frames(
+    path: str | Path, strategy: str, chunk_size: int = 32, info: VideoInfo | None = None
+) -> Iterator[FrameBatch]:
     """Yield the frames `strategy` picks (`uniform:N`, `clip:T@FPS[xK]`, `all`) in chunks.
 
+    `info` is the video's `probe` result when the caller has it (saves probing twice).
     Raises VideoError for files no decoder can read, and ValueError for a bad strategy.
     """
     check_strategy(strategy)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
     path = Path(path)
-    info = probe(path)
+    info = info or probe(path)
     indices, clips = sample_plan(strategy, info.frames, info.fps)
     if len(indices) == 0:
         return

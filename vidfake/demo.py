@@ -13,6 +13,7 @@ import logging
 import math
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,15 +58,20 @@ class DemoReport:
     notes: list[str] = field(default_factory=list)
 
 
-def build_archive(root: Path, clips: tuple[str, ...], fakes: int, seconds: float) -> list[str]:
-    """Cut the sample clips into `root/real` and write synthetic fakes into `root/fake`."""
+def build_archive(root: Path, sources: Sequence[Path], fakes: int, seconds: float) -> list[str]:
+    """Cut `sources` into `root/real` (MP4) and write synthetic fakes of the first `fakes` of
+    them into `root/fake` (seeded by position); returns a note per fake that could not be made.
+
+    Files already there are reused, so a rerun redoes nothing.
+    """
     notes = []
     (root / "real").mkdir(parents=True, exist_ok=True)
     (root / "fake").mkdir(parents=True, exist_ok=True)
-    for i, name in enumerate(clips):
+    for i, src in enumerate(sources):
+        name = Path(src).stem + ".mp4"
         real = root / "real" / name
         if not real.exists():
-            cut(SAMPLES / name, real, duration=seconds)
+            cut(src, real, duration=seconds)
         if i >= fakes:
             continue
         fake = root / "fake" / f"synthetic_fake__{name}"
@@ -109,7 +115,7 @@ def run_demo(
     if fresh and out.exists():
         shutil.rmtree(out)
     archive, shards, scores = out / "archive", out / "shards", out / "scores.csv"
-    notes = build_archive(archive, clips, fakes, seconds)
+    notes = build_archive(archive, [SAMPLES / c for c in clips], fakes, seconds)
     scorer = Scorer(model)
     items = list_items(archive, layout="folder")
     scan = build_shards(items, shards, scorer.scan_config(), workers=workers, progress=progress)

@@ -105,26 +105,10 @@ def e2e_archive(out: Path, split: str = "test", seconds: float = E2E_SECONDS) ->
     Files already there are reused (the fakes are seeded, so they come out the same); returns
     the clips no synthetic fake could be made of.
     """
-    from vidfake.synth.video import SynthError, is_synthetic, make_synthetic_fake
-    from vidfake.testmedia import cut
+    from vidfake.demo import build_archive
 
-    archive = out / "archive"
-    (archive / "real").mkdir(parents=True, exist_ok=True)
-    (archive / "fake").mkdir(parents=True, exist_ok=True)
-    clips = [i for i in clip_items() if i.split == split and Path(i.path).is_file()]
-    failed = []
-    for seed, item in enumerate(clips):
-        name = Path(item.path).stem + ".mp4"
-        real, fake = archive / "real" / name, archive / "fake" / f"synthetic_fake__{name}"
-        if not real.is_file():
-            cut(item.path, real, duration=seconds)
-        if fake.is_file() and is_synthetic(fake):
-            continue
-        try:
-            make_synthetic_fake(real, fake, seed=seed)
-        except SynthError as exc:
-            failed.append(f"{name}: {exc}")
-    return failed
+    clips = [Path(i.path) for i in clip_items() if i.split == split and Path(i.path).is_file()]
+    return build_archive(out / "archive", clips, len(clips), seconds)
 
 
 def synthetic_video_metrics(ckpt: Path, out: Path, split: str = "test") -> dict[str, Any]:

@@ -19,6 +19,17 @@ def sample_dir() -> Path:
     return DATA
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """torch on one thread for a module (MTCNN, dlib): on a 2-core box extra threads only spin."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def ray_cluster():
     """One local Ray for the whole session (starting one costs 5-9 s and 0.8 GiB)."""

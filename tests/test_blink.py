@@ -40,20 +40,13 @@ def _match(found: list[tuple[int, int]], truth: list[list[int]]) -> int:
 
 
 @pytest.fixture(scope="module")
-def labelled(sample_dir: Path) -> dict[str, tuple[dict, float, list]]:
+def labelled(sample_dir: Path, one_torch_thread) -> dict[str, tuple[dict, float, list]]:
     """Each labelled clip through the full pipeline once, on one torch thread (the box is
     shared; MTCNN gains little from a second thread): name -> (labels, fps, tracks)."""
-    import torch
-
     clips = yaml.safe_load(LABELS.read_text())["clips"]
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return {
-            name: (info, *video_blinks(sample_dir / "clips" / name)) for name, info in clips.items()
-        }
-    finally:
-        torch.set_num_threads(before)
+    return {
+        name: (info, *video_blinks(sample_dir / "clips" / name)) for name, info in clips.items()
+    }
 
 
 @pytest.mark.slow

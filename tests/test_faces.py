@@ -7,7 +7,6 @@ import xml.etree.ElementTree as ET
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from vidfake import testmedia
 from vidfake.config import DetectConfig, TrackConfig
@@ -22,14 +21,7 @@ from vidfake.faces.detect import Detections, FaceDetector, SequenceDetector, det
 from vidfake.faces.track import box_iou, build_tracks
 from vidfake.video import sample_frames
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """MTCNN on one thread: on a shared 2-core box extra threads only spin."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

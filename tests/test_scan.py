@@ -10,7 +10,6 @@ from collections import Counter
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-import torch
 
 from vidfake import testmedia
 from vidfake.cli import main
@@ -27,13 +26,7 @@ def _item(path, label=0):
     return DatasetItem(str(path), label, os.path.basename(str(path)), "test", "samples")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """MTCNN on one thread in this process: on a shared 2-core box extra threads only spin."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
-import torch
 
 from vidfake.config import ScanConfig, TrackConfig
 from vidfake.datasets import DatasetItem
@@ -24,16 +23,13 @@ from vidfake.shards import (
 
 
 @pytest.fixture(scope="module")
-def scanned(sample_dir):
+def scanned(sample_dir, one_torch_thread):
     """Two real clips scanned once (6 frames each) for the writer tests."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # one thread: on a shared 2-core box extra threads only spin
     cfg = ScanConfig(sampling="uniform:6", track=TrackConfig(min_length=2))
     out = []
     for name in ("cosanlab__single_face.mp4", "liveportrait_d18.mp4"):
         item = DatasetItem(str(sample_dir / "clips" / name), 0, name, "train", "samples")
         out.append(scan_video(item, cfg))
-    torch.set_num_threads(threads)
     assert all(r.faces.num_rows == 6 for r in out)
     return out
 

@@ -268,9 +268,7 @@ def _score_shards(
         progress.add(result_row(scorer, m, pa.table({}), None), None)
 
 
-def _score_local(
-    items: list[DatasetItem], scorer: Scorer, progress: _Progress, video_batch: int
-) -> None:
+def _score_local(items: list[DatasetItem], scorer: Scorer, progress: _Progress) -> None:
     """Scan and score one video after another in this process (small jobs, no Ray start)."""
     cfg = scorer.scan_config()
     for item in items:
@@ -295,8 +293,9 @@ class _ScoreActor:
     def score(
         self, manifests: list[dict[str, Any]], *faces: pa.Table
     ) -> list[tuple[dict[str, Any], VideoScore | None]]:
-        ok = [(m["video_id"], f) for m, f in zip(manifests, faces, strict=True)]
-        ok = [(v, f) for (v, f), m in zip(ok, manifests, strict=True) if m["status"] == "ok"]
+        ok = [
+            (m["video_id"], f) for m, f in zip(manifests, faces, strict=True) if m["status"] == "ok"
+        ]
         scores = self.scorer.score_videos(ok) if ok else {}
         out = []
         for m, f in zip(manifests, faces, strict=True):
@@ -431,7 +430,7 @@ def score_collection(
         if shards:
             _score_shards(Path(source), scorer, prog, done, video_batch)
         elif local or not items:
-            _score_local(items, scorer, prog, video_batch)
+            _score_local(items, scorer, prog)
         else:
             _score_ray(items, scorer, prog, video_batch, workers, address, gpus, actors)
     finally:

@@ -139,6 +139,7 @@ class Scorer:
         self.threshold = float(
             threshold if threshold is not None else self.meta.get("threshold", 0.5)
         )
+        self.sample_fps = sampling_fps(self.scan_config().sampling)
 
     def scan_config(self) -> ScanConfig:
         """The scan settings the model was trained on (defaults when none were recorded)."""
@@ -264,9 +265,7 @@ def result_row(
             verdict=scorer.verdict(vs.score),
             top_track=vs.top_track,
             frames_scored=vs.frames_scored,
-            blink_rate=track_blink_rate(
-                faces, vs.top_track, sampling_fps(scorer.scan_config().sampling)
-            ),
+            blink_rate=track_blink_rate(faces, vs.top_track, scorer.sample_fps),
         )
     elif status == STATUS_OK:
         row.update(status=STATUS_NO_FACE, error="faces were found but no track could be scored")

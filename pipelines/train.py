@@ -154,7 +154,13 @@ def run_ray_training(
     if (out / "last").exists():
         raise ValueError(f"{out} already holds a run; choose another --out")
     out.mkdir(parents=True, exist_ok=True)
-    frames = build_model(cfg)[1]["frames"]
+    model, preprocess = build_model(cfg)
+    if model.default_cfg.get("uses_blink") or model.default_cfg.get("uses_eyes"):
+        raise ValueError(
+            f"{cfg.arch}: the Ray Data path streams face crops only; train models with eye or "
+            "blink inputs with `vidfake train`"
+        )
+    frames = preprocess["frames"]
     train_ds = sequence_dataset(
         cfg.data.shards, cfg.data.train_split, frames, cfg.data.stride or frames
     )

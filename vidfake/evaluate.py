@@ -17,7 +17,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from vidfake.checkpoint import load_checkpoint
-from vidfake.loader import ShardSequenceDataset
+from vidfake.loader import ShardSequenceDataset, model_inputs
 from vidfake.metrics import evaluate_predictions, roc_points, sigmoid, video_scores
 from vidfake.sequences import SequenceTransform
 
@@ -30,8 +30,7 @@ def predict(
     model.eval()
     parts = []
     for batch in batches:
-        eyes = batch.get("eyes")
-        logits = model(batch["x"].to(device), eyes=eyes.to(device) if eyes is not None else None)
+        logits = model(batch["x"].to(device), **model_inputs(batch, device))
         parts.append(
             pd.DataFrame(
                 {
@@ -57,10 +56,16 @@ def eval_dataset(
     split: str,
     with_eyes: bool = False,
     stride: int | None = None,
+    with_blink: bool = False,
 ) -> ShardSequenceDataset:
     """The evaluation stream of a split: every window, in order, no augmentation."""
     return ShardSequenceDataset(
-        shards_dir, transform, splits=(split,), stride=stride, with_eyes=with_eyes
+        shards_dir,
+        transform,
+        splits=(split,),
+        stride=stride,
+        with_eyes=with_eyes,
+        with_blink=with_blink,
     )
 
 
@@ -75,9 +80,8 @@ def evaluate(
     """Metrics of `ckpt` on `split` at the checkpoint's validation threshold; files in `out_dir`."""
     model, meta = load_checkpoint(ckpt, device=device)
     transform = SequenceTransform.from_cfg(meta["preprocess"])
-    ds = eval_dataset(
-        shards_dir, transform, split, bool(transform.eye_size) and meta.get("uses_eyes", False)
-    )
+    eyes = bool(transform.eye_size) and meta.get("uses_eyes", False)
+    ds = eval_dataset(shards_dir, transform, split, eyes, with_blink=bool(meta.get("uses_blink")))
     preds = predict(model, DataLoader(ds, batch_size=batch_size), device)
     if preds.empty:
         raise ValueError(f"{shards_dir}: no labelled sequences in split {split!r}")

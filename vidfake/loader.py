@@ -26,6 +26,7 @@ import yaml
 from torch.utils.data import IterableDataset, get_worker_info
 
 from vidfake.sequences import (
+    BLINK_COLUMNS,
     EYE_COLUMNS,
     SEQUENCE_COLUMNS,
     Sequence,
@@ -34,6 +35,7 @@ from vidfake.sequences import (
     table_sequences,
 )
 from vidfake.shards.schema import check_version
+from vidfake.video import sampling_fps
 
 BALANCE_MODES = ("none", "oversample")
 GEOMETRY_COLUMNS = ["landmarks", "bbox"]
@@ -61,6 +63,28 @@ def crop_settings(shards_dir: str | Path) -> dict[str, Any]:
         "size": int(crop.get("size", 224)),
         "jpeg_quality": int(crop.get("jpeg_quality", 95)),
     }
+
+
+def scan_settings_of(shards_dir: str | Path) -> dict[str, Any]:
+    """The scan settings a shards folder was written with (its scan.yaml); {} when absent."""
+    path = Path(shards_dir) / "scan.yaml"
+    return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+
+
+def blink_rate_of(shards_dir: str | Path) -> float | None:
+    """The sampling rate blink features are measured at; an error when the shards hold no EAR."""
+    settings = scan_settings_of(shards_dir)
+    if not settings.get("landmarks68"):
+        raise ValueError(
+            f"{shards_dir} was scanned without landmarks68, so it holds no eye aspect ratios; "
+            "a model with blink features needs shards scanned with `--set landmarks68=true`"
+        )
+    return sampling_fps(str(settings.get("sampling", "")))
+
+
+def model_inputs(batch: dict[str, Any], device: str) -> dict[str, torch.Tensor | None]:
+    """The keyword inputs besides the faces (`eyes`, `blink`) of a batch, on `device`."""
+    return {k: batch[k].to(device) if k in batch else None for k in ("eyes", "blink")}
 
 
 def pseudo_fake_faces(
@@ -117,10 +141,11 @@ def _with_geometry(table: pa.Table, seqs: Iterator[Sequence]) -> Iterator[GeoSeq
 
 
 def _table_sequences(
-    table: pa.Table, T: int, stride: int, pad: bool, geometry: bool
+    table: pa.Table, T: int, stride: int, pad: bool, geometry: bool, blink_fps: float | None
 ) -> Iterator[Sequence]:
-    """Windows of one video's rows, with their geometry when asked."""
-    seqs = table_sequences(table, T, stride, pad)
+    """Windows of one video's rows, with their geometry and blink vectors when asked."""
+    blink = "ear" in table.column_names
+    seqs = table_sequences(table, T, stride, pad, blink=blink, fps=blink_fps)
     yield from (_with_geometry(table, seqs) if geometry else seqs)
 
 
@@ -163,13 +188,18 @@ def stream_sequences(
     pad: bool = False,
     batch_rows: int = 512,
     geometry: bool = False,
+    blink: bool = False,
+    blink_fps: float | None = None,
 ) -> Iterator[Sequence]:
     """Sequences of every labelled track in `files`, holding at most one video's rows at once.
 
-    With `geometry` they are `GeoSequence`s carrying each frame's landmarks and box.
+    With `geometry` they are `GeoSequence`s carrying each frame's landmarks and box; with
+    `blink` they carry their track's blink vector (EAR sampled at `blink_fps`).
     """
     columns = SEQUENCE_COLUMNS + (EYE_COLUMNS if with_eyes else [])
     columns += GEOMETRY_COLUMNS if geometry else []
+    columns += BLINK_COLUMNS if blink else []
+    more = (geometry, blink_fps)
     for f in files:
         pf = pq.ParquetFile(f)
         check_version(pf.schema_arrow)
@@ -179,11 +209,11 @@ def stream_sequences(
             present = set(batch["video_id"].to_pylist())
             for vid in [v for v in pending if v not in present]:
                 table = pa.Table.from_batches(pending.pop(vid))
-                yield from _table_sequences(table, T, stride, pad, geometry)
+                yield from _table_sequences(table, T, stride, pad, *more)
             for vid in sorted(present):
                 pending.setdefault(vid, []).append(batch.filter(pc.equal(batch["video_id"], vid)))
         for parts in pending.values():
-            yield from _table_sequences(pa.Table.from_batches(parts), T, stride, pad, geometry)
+            yield from _table_sequences(pa.Table.from_batches(parts), T, stride, pad, *more)
 
 
 def _shard_of(video_id: str, n: int) -> int:
@@ -217,6 +247,7 @@ class ShardSequenceDataset(IterableDataset):
         pseudo_fake: float = 0.0,
         pseudo_twins: bool = False,
         pseudo_flicker: bool = False,
+        with_blink: bool = False,
     ) -> None:
         if balance not in BALANCE_MODES:
             raise ValueError(f"balance must be one of {BALANCE_MODES}, got {balance!r}")
@@ -245,6 +276,8 @@ class ShardSequenceDataset(IterableDataset):
         self.pseudo_flicker = pseudo_flicker
         self.geometry = self.pseudo_fake > 0 or pseudo_twins
         self.crop = crop_settings(shards_dir) if self.geometry else {}
+        self.with_blink = with_blink
+        self.blink_fps = blink_rate_of(shards_dir) if with_blink else None
 
     def set_epoch(self, epoch: int) -> None:
         """Reseed shuffling and augmentation for a new epoch."""
@@ -268,7 +301,7 @@ class ShardSequenceDataset(IterableDataset):
 
     def _my_sequences(self, slot: int, n: int) -> Iterator[Sequence]:
         """This reader's share: whole files when there are enough, else videos by hash."""
-        geo = {"geometry": self.geometry}
+        geo = {"geometry": self.geometry, "blink": self.with_blink, "blink_fps": self.blink_fps}
         if len(self.files) >= n:
             files = self.files[slot::n]
             yield from stream_sequences(
@@ -300,6 +333,8 @@ class ShardSequenceDataset(IterableDataset):
         }
         if self.with_eyes:
             item["eyes"] = eyes
+        if self.with_blink:
+            item["blink"] = torch.from_numpy(seq.blink)
         return item
 
     def _items(self, seq: Sequence, rng: np.random.Generator) -> Iterator[dict[str, Any]]:

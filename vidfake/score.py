@@ -23,6 +23,7 @@ from vidfake.config import ScanConfig, from_dict
 from vidfake.metrics import sigmoid
 from vidfake.sequences import SequenceTransform, table_sequences
 from vidfake.shards.schema import STATUS_ERROR, STATUS_NO_FACE, STATUS_OK
+from vidfake.video import sampling_fps
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,7 @@ class Scorer:
         self.device = device
         self.transform = SequenceTransform.from_cfg(self.meta["preprocess"])
         self.uses_eyes = bool(self.meta.get("uses_eyes"))
+        self.uses_blink = bool(self.meta.get("uses_blink"))
         self.frames = self.transform.frames
         self.stride = stride or max(1, self.frames // 2)
         self.aggregate = aggregate
@@ -151,14 +153,23 @@ class Scorer:
         return "fake" if score >= self.threshold else "real"
 
     @torch.no_grad()
-    def _logits(self, xs: list[torch.Tensor], eyes: list[torch.Tensor | None]) -> np.ndarray:
+    def _logits(
+        self,
+        xs: list[torch.Tensor],
+        eyes: list[torch.Tensor | None],
+        blinks: list[np.ndarray | None],
+    ) -> np.ndarray:
         out = []
         for i in range(0, len(xs), self.batch_size):
-            x = torch.stack(xs[i : i + self.batch_size]).to(self.device)
-            e = None
-            if self.uses_eyes:
-                e = torch.stack(eyes[i : i + self.batch_size]).to(self.device)
-            out.append(self.model(x, eyes=e).float().cpu().numpy())
+            part = slice(i, i + self.batch_size)
+            x = torch.stack(xs[part]).to(self.device)
+            e = torch.stack(eyes[part]).to(self.device) if self.uses_eyes else None
+            b = (
+                torch.from_numpy(np.stack(blinks[part])).to(self.device)
+                if self.uses_blink
+                else None
+            )
+            out.append(self.model(x, eyes=e, blink=b).float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
     def score_videos(self, faces: Iterable[tuple[str, pa.Table]]) -> dict[str, VideoScore]:
@@ -167,6 +178,7 @@ class Scorer:
         frames: list[list[int]] = []
         xs: list[torch.Tensor] = []
         eyes: list[torch.Tensor | None] = []
+        blinks: list[np.ndarray | None] = []
         counts: dict[tuple[str, int], int] = {}
         videos: list[str] = []
         for vid, table in faces:
@@ -175,13 +187,19 @@ class Scorer:
                 continue
             for (v, t), n in _track_sizes(table).items():
                 counts[(v, t)] = n
-            for seq in table_sequences(table, self.frames, self.stride, pad=True):
+            if self.uses_blink and "ear" not in table.column_names:
+                raise ValueError(f"{vid}: this model reads blink features; the faces hold no EAR")
+            windows = table_sequences(
+                table, self.frames, self.stride, True, self.uses_blink, self.sample_fps
+            )
+            for seq in windows:
                 x, e = self.transform.prepare(seq.faces, seq.eyes if self.uses_eyes else None)
                 keys.append((seq.video_id, seq.track_id))
                 frames.append([int(f) for f in seq.frame_index])
                 xs.append(x)
                 eyes.append(e)
-        probs = sigmoid(self._logits(xs, eyes).astype(np.float64))
+                blinks.append(seq.blink)
+        probs = sigmoid(self._logits(xs, eyes, blinks).astype(np.float64))
         per_track: dict[tuple[str, int], TrackScore] = {}
         for key, p, fr in zip(keys, probs, frames, strict=True):
             ts = per_track.setdefault(key, TrackScore(key[1], 0.0, [], [], counts.get(key, 0)))
@@ -212,31 +230,13 @@ def track_blink_rate(faces: pa.Table, track_id: int | None, sample_fps: float | 
     """Blinks per minute of one track from the stored eye aspect ratios (NaN when unknown)."""
     if track_id is None or not sample_fps or "ear" not in faces.column_names or faces.num_rows == 0:
         return float("nan")
-    from vidfake.cues.blink import analyse_track
+    from vidfake.cues.blink import sampled_track_stats
 
     mask = np.asarray(faces.column("track_id").to_numpy()) == track_id
     ts = np.asarray(faces.column("timestamp").to_numpy())[mask]
     clips = np.asarray(faces.column("clip_index").to_numpy())[mask]
     ear = np.asarray(faces.column("ear").to_numpy(zero_copy_only=False), dtype=np.float64)[mask]
-    rates, weights = [], []
-    for c in np.unique(clips):
-        sel = clips == c
-        if not np.isfinite(ear[sel]).any():
-            continue
-        pos = np.round((ts[sel] - ts[sel].min()) * sample_fps).astype(np.int64)
-        pos, first = np.unique(pos, return_index=True)
-        _, _, stats = analyse_track(pos, ear[sel][first], sample_fps)
-        if stats.get("blink_valid"):
-            rates.append(stats["blinks_per_min"])
-            weights.append(stats["duration_s"])
-    return float(np.average(rates, weights=weights)) if rates else float("nan")
-
-
-def sampling_fps(strategy: str) -> float | None:
-    """The sampling rate of a `clip:T@FPS[xK]` strategy; None for other strategies."""
-    if not strategy.startswith("clip:") or "@" not in strategy:
-        return None
-    return float(strategy.split("@", 1)[1].split("x", 1)[0])
+    return float(sampled_track_stats(ts, clips, ear, sample_fps)["blinks_per_min"])
 
 
 def result_row(

@@ -29,6 +29,7 @@ SEQUENCE_COLUMNS = [
     "split",
 ]
 EYE_COLUMNS = ["left_eye_jpeg", "right_eye_jpeg"]
+BLINK_COLUMNS = ["timestamp", "ear"]
 
 
 def track_windows(n_frames: int, T: int, stride: int, pad: bool = False) -> list[np.ndarray]:
@@ -63,12 +64,37 @@ class Sequence:
     frame_index: np.ndarray  # source frame numbers of the T crops
     faces: list[bytes]
     eyes: list[tuple[bytes | None, bytes | None]] | None = None
+    blink: np.ndarray | None = None  # the track's blink feature vector (BLINK_FEATURES order)
+
+
+def track_blink_vector(rows: dict[str, list[Any]], fps: float | None) -> np.ndarray:
+    """The blink feature vector of one track's rows (`timestamp`, `clip_index`, `ear`).
+
+    Every window of a track gets the statistics of the whole track: blinks are seconds apart,
+    far longer than a window. Fill values (`blink_valid` 0) when no EAR was stored or the
+    sampling has no fixed rate.
+    """
+    from vidfake.cues.blink import blink_features, sampled_track_stats
+
+    if not fps:
+        return blink_features({})
+    ear = np.array([np.nan if v is None else v for v in rows["ear"]], dtype=np.float64)
+    return blink_features(sampled_track_stats(rows["timestamp"], rows["clip_index"], ear, fps))
 
 
 def track_sequences(
-    rows: dict[str, list[Any]], T: int, stride: int, pad: bool = False
+    rows: dict[str, list[Any]],
+    T: int,
+    stride: int,
+    pad: bool = False,
+    blink: bool = False,
+    fps: float | None = None,
 ) -> Iterator[Sequence]:
-    """Windows over one track's rows (column → values), by frame order within each clip."""
+    """Windows over one track's rows (column → values), by frame order within each clip.
+
+    With `blink`, every window carries the track's blink vector (rows sampled at `fps`).
+    """
+    vector = track_blink_vector(rows, fps) if blink else None
     clip = np.asarray(rows["clip_index"])
     frame = np.asarray(rows["frame_index"])
     order = np.lexsort((frame, clip))
@@ -90,13 +116,22 @@ def track_sequences(
                 frame_index=frame[idx],
                 faces=[rows["face_jpeg"][i] for i in idx],
                 eyes=eyes,
+                blink=vector,
             )
 
 
 def table_sequences(
-    table: pa.Table | pa.RecordBatch, T: int, stride: int, pad: bool = False
+    table: pa.Table | pa.RecordBatch,
+    T: int,
+    stride: int,
+    pad: bool = False,
+    blink: bool = False,
+    fps: float | None = None,
 ) -> Iterator[Sequence]:
-    """Every window of every track in a table of face rows (one video or many)."""
+    """Every window of every track in a table of face rows (one video or many).
+
+    With `blink` (the table then holds BLINK_COLUMNS), windows carry their track's blink vector.
+    """
     data = table.to_pydict()
     keys = list(zip(data["video_id"], data["track_id"], strict=True))
     groups: dict[tuple[str, int], list[int]] = {}
@@ -104,7 +139,7 @@ def table_sequences(
         groups.setdefault(key, []).append(i)
     for idx in groups.values():
         rows = {name: [values[i] for i in idx] for name, values in data.items()}
-        yield from track_sequences(rows, T, stride, pad)
+        yield from track_sequences(rows, T, stride, pad, blink, fps)
 
 
 def decode_jpeg(blob: bytes | None) -> np.ndarray:

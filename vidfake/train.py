@@ -29,7 +29,7 @@ from vidfake.augment import AugmentConfig, SequenceAugment
 from vidfake.checkpoint import load_train_state, load_weights, save_checkpoint, save_train_state
 from vidfake.config import apply_overrides, from_dict, to_dict
 from vidfake.evaluate import eval_dataset, predict
-from vidfake.loader import ShardSequenceDataset, count_sequences
+from vidfake.loader import ShardSequenceDataset, count_sequences, model_inputs
 from vidfake.metrics import choose_threshold, evaluate_predictions
 from vidfake.sequences import SequenceTransform
 
@@ -135,10 +135,6 @@ def build_model(cfg: TrainConfig) -> tuple[nn.Module, dict[str, Any]]:
     missing = {"input_size", "mean", "std", "frames"} - set(dcfg)
     if missing:
         raise ValueError(f"model {cfg.arch!r}: default_cfg lacks {sorted(missing)}")
-    if dcfg.get("uses_blink"):
-        raise ValueError(
-            f"model {cfg.arch!r} wants blink features; the shard loader does not provide them yet"
-        )
     eye_size = dcfg.get("eye_size") if dcfg.get("uses_eyes") else None
     preprocess = {
         "input_size": list(dcfg["input_size"]),
@@ -184,9 +180,8 @@ def train_steps(
     bar = tqdm(batches, desc=desc, unit="batch", disable=not progress, leave=False)
     for batch in bar:
         x, y = batch["x"].to(device), batch["label"].float().to(device)
-        eyes = batch.get("eyes")
         with torch.autocast("cuda", enabled=scaler is not None):
-            logits = model(x, eyes=eyes.to(device) if eyes is not None else None)
+            logits = model(x, **model_inputs(batch, device))
             loss = loss_fn(logits.float(), y)
         opt.zero_grad(set_to_none=True)
         if scaler is not None:
@@ -241,6 +236,7 @@ def checkpoint_meta(
         "model_kwargs": cfg.model,
         "preprocess": preprocess,
         "uses_eyes": bool(dcfg.get("uses_eyes", False)),
+        "uses_blink": bool(dcfg.get("uses_blink", False)),
         "temporal": bool(dcfg.get("temporal", False)),
         "train_config": to_dict(cfg),
         "scan_settings": scan_settings(cfg.data.shards),
@@ -291,6 +287,7 @@ def train(
     opt, sched = make_optimizer(model, cfg.optim, steps * cfg.epochs)
     scaler = torch.amp.GradScaler("cuda") if device.startswith("cuda") else None
     augment = SequenceAugment(cfg.augment)
+    blink = bool(getattr(model, "default_cfg", {}).get("uses_blink"))
     train_ds = ShardSequenceDataset(
         cfg.data.shards,
         SequenceTransform.from_cfg(preprocess, augment),
@@ -300,6 +297,7 @@ def train(
         seed=cfg.seed,
         balance=cfg.data.balance,
         with_eyes=bool(preprocess["eye_size"]),
+        with_blink=blink,
         augment=True,
         pseudo_fake=cfg.data.pseudo_fake,
         pseudo_flicker=cfg.data.pseudo_flicker,
@@ -312,6 +310,7 @@ def train(
             seed=cfg.seed,
             pseudo_twins=True,
             pseudo_flicker=cfg.data.pseudo_flicker,
+            with_blink=blink,
         )
     else:
         val_ds = eval_dataset(
@@ -319,6 +318,7 @@ def train(
             SequenceTransform.from_cfg(preprocess),
             cfg.data.val_split,
             bool(preprocess["eye_size"]),
+            with_blink=blink,
         )
     state: dict[str, Any] = {"epoch": 0, "best": None, "bad_epochs": 0}
     if resume:

@@ -69,6 +69,12 @@ def check_strategy(strategy: str) -> None:
     )
 
 
+def sampling_fps(strategy: str) -> float | None:
+    """The sampling rate of a `clip:T@FPS[xK]` strategy; None for strategies without one."""
+    m = _CLIP.match(strategy)
+    return float(m.group(2)) if m else None
+
+
 def sample_plan(strategy: str, n_frames: int, fps: float) -> tuple[np.ndarray, np.ndarray]:
     """Frame indices and window numbers that `strategy` picks from a video of `n_frames`.
 

@@ -306,3 +306,40 @@ def analyse_track(
         return timeline, [], stats
     events = detect_blinks(timeline, fps)
     return timeline, events, blink_stats(events, timeline.size, fps, timeline)
+
+
+def sampled_track_stats(
+    timestamps: np.ndarray, clip_index: np.ndarray, ear: np.ndarray, fps: float
+) -> dict:
+    """Blink statistics of one track sampled as clips (`clip:T@FPS[xK]`), merged over clips.
+
+    Each clip is a separate timeline (positions from its timestamps at `fps`); the statistics
+    of the clips with valid blink measurements are averaged weighted by their duration, and
+    blink counts and durations add up. NaN statistics with a reason when no clip is usable.
+    """
+    ts = np.asarray(timestamps, dtype=np.float64).ravel()
+    clips = np.asarray(clip_index).ravel()
+    values = np.asarray(ear, dtype=np.float64).ravel()
+    if not ts.size == clips.size == values.size:
+        raise ValueError(f"{ts.size} timestamps, {clips.size} clip indices, {values.size} EARs")
+    parts = []
+    for c in np.unique(clips):
+        sel = clips == c
+        if not np.isfinite(values[sel]).any():
+            continue
+        pos = np.round((ts[sel] - ts[sel].min()) * fps).astype(np.int64)
+        pos, first = np.unique(pos, return_index=True)
+        parts.append(analyse_track(pos, values[sel][first], fps)[2])
+    valid = [s for s in parts if s.get("blink_valid")]
+    if not valid:
+        reason = parts[0]["reason"] if parts else "no usable eye landmarks"
+        return _nan_stats(reason, int(ts.size), fps, 0.0)
+    weights = np.array([s["duration_s"] for s in valid])
+    merged: dict = {"reason": None}
+    for name in BLINK_FEATURES:
+        v = np.array([s[name] for s in valid], dtype=np.float64)
+        ok = np.isfinite(v)
+        merged[name] = float(np.average(v[ok], weights=weights[ok])) if ok.any() else np.nan
+    merged["n_blinks"] = float(sum(s["n_blinks"] for s in valid))
+    merged["duration_s"] = float(weights.sum())
+    return merged

@@ -83,6 +83,22 @@ def test_pseudo_fake_probability(shards: Path) -> None:
     assert set(mixed) == {0, 1}
 
 
+def test_pairs_put_each_real_beside_a_fresh_fake_of_it(shards: Path) -> None:
+    ds = ShardSequenceDataset(
+        shards, _transform(), splits=("val",), pseudo_fake=0.5, pseudo_pairs=True, seed=3
+    )
+    first = list(ds)
+    assert len(first) >= 4 and len(first) % 2 == 0
+    for real, fake in zip(first[::2], first[1::2], strict=True):
+        assert (int(real["label"]), int(fake["label"])) == (0, 1)
+        assert fake["video_id"] == real["video_id"] + PSEUDO_SUFFIX
+    ds.set_epoch(1)
+    again = list(ds)
+    assert not all(
+        torch.equal(a["x"], b["x"]) for a, b in zip(first[1::2], again[1::2], strict=True)
+    )
+
+
 def test_pseudo_fake_needs_scan_settings_and_no_eyes(shards: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="probability"):
         ShardSequenceDataset(shards, _transform(), pseudo_fake=1.5)

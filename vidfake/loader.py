@@ -227,7 +227,8 @@ class ShardSequenceDataset(IterableDataset):
     `pseudo_fake` p: each real sequence becomes a self-blended fake (label 1, video_id +
     `#sbi`) with probability p, one parameter draw per sequence. `pseudo_twins` (validation,
     test): every real sequence is yielded AND followed by its fake twin, drawn from a seed of
-    the sequence's identity, so the figures do not move between runs.
+    the sequence's identity, so the figures do not move between runs. `pseudo_pairs`
+    (training): every real sequence is followed by a fake of it with a fresh draw.
     """
 
     def __init__(
@@ -248,6 +249,7 @@ class ShardSequenceDataset(IterableDataset):
         pseudo_twins: bool = False,
         pseudo_flicker: bool = False,
         with_blink: bool = False,
+        pseudo_pairs: bool = False,
     ) -> None:
         if balance not in BALANCE_MODES:
             raise ValueError(f"balance must be one of {BALANCE_MODES}, got {balance!r}")
@@ -274,6 +276,7 @@ class ShardSequenceDataset(IterableDataset):
         self.pseudo_fake = float(pseudo_fake)
         self.pseudo_twins = pseudo_twins
         self.pseudo_flicker = pseudo_flicker
+        self.pseudo_pairs = pseudo_pairs and self.pseudo_fake > 0
         self.geometry = self.pseudo_fake > 0 or pseudo_twins
         self.crop = crop_settings(shards_dir) if self.geometry else {}
         self.with_blink = with_blink
@@ -344,6 +347,9 @@ class ShardSequenceDataset(IterableDataset):
         elif self.pseudo_twins:
             yield self._item(seq, rng)
             yield self._item(seq, rng, np.random.default_rng(sequence_seed(seq, self.seed)))
+        elif self.pseudo_pairs:
+            yield self._item(seq, rng)
+            yield self._item(seq, rng, rng)
         elif rng.random() < self.pseudo_fake:
             yield self._item(seq, rng, rng)
         else:

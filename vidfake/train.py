@@ -48,6 +48,9 @@ class DataConfig:
     pseudo_fake: float = 0.0  # probability that a real training sequence becomes a self-blended
     # fake (label 1); > 0 also gives validation every real sequence's fake twin (seeded)
     pseudo_flicker: bool = False  # jitter the pseudo-fake's blend per frame (temporal flicker)
+    pseudo_pairs: bool = False  # with pseudo_fake > 0: every real training sequence is followed,
+    # in the same batch, by a fresh self-blended fake of it (SBI's pairs: the two differ only
+    # by the blend, so identity and pose explain nothing)
 
 
 @dataclass
@@ -283,6 +286,8 @@ def train(
         )
     oversample = cfg.data.balance == "oversample" and min(counts.values()) > 0
     per_epoch = 2 * max(counts.values()) if oversample else sum(counts.values())
+    if pseudo and cfg.data.pseudo_pairs:
+        per_epoch = counts[1] + 2 * counts[0]
     steps = math.ceil(per_epoch / cfg.optim.batch_size)
     opt, sched = make_optimizer(model, cfg.optim, steps * cfg.epochs)
     scaler = torch.amp.GradScaler("cuda") if device.startswith("cuda") else None

@@ -13,7 +13,7 @@ import torch
 from _training_data import TEST_GROUPS, VAL_GROUPS, build_fixture_shards
 from torch.utils.data import DataLoader
 
-from vidfake.augment import AugmentConfig, SequenceAugment
+from vidfake.augment import AugmentConfig, SequenceAugment, h264_round_trip
 from vidfake.loader import ShardSequenceDataset, count_sequences, face_files
 from vidfake.sequences import SequenceTransform, decode_jpeg, track_sequences, track_windows
 
@@ -89,6 +89,29 @@ def test_augmentation_is_the_same_on_every_frame() -> None:
         [frame], rng, [(frame, np.zeros_like(frame))]
     )
     assert np.array_equal(flipped[0], frame[:, ::-1]) and not pairs[0][0].any()
+
+
+def test_affine_and_h264_round_trip_keep_frames_consistent(sample_dir) -> None:
+    import decord
+
+    frames = list(
+        decord.VideoReader(str(sample_dir / "clips" / "retalking_5.mp4"))
+        .get_batch([0, 1, 2])
+        .asnumpy()[:, 100:261, 100:261]
+    )  # odd 161-px side
+    aug = SequenceAugment(
+        AugmentConfig(flip=0, jpeg=0, blur=0, downscale=0, color=0, affine=1.0, video=1.0)
+    )
+    p = aug.sample(np.random.default_rng(4))
+    assert "affine" in p and 18 <= p["video"] <= 30
+    out, _ = aug(frames, np.random.default_rng(4))
+    assert len(out) == 3 and all(o.shape == f.shape for o, f in zip(out, frames, strict=True))
+    warped = aug.apply(frames[0], p)
+    assert np.abs(warped.astype(int) - frames[0]).mean() > 2, "the affine moves the face"
+    err = np.abs(out[0].astype(int) - warped).mean()
+    assert 0 < err < 6, f"H.264 at crf {p['video']} changes pixels a little, not the picture"
+    lossless = h264_round_trip(frames, 0)
+    assert max(np.abs(a.astype(int) - b).max() for a, b in zip(lossless, frames, strict=True)) < 8
 
 
 def test_loader_streams_only_the_wanted_split(fixture_shards) -> None:

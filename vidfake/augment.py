@@ -1,16 +1,20 @@
 """Augmentations that matter for deepfakes, drawn once per sequence and applied to every frame.
 
-JPEG re-compression, blur, downscaling, colour jitter and horizontal flips mimic how videos are
-shared; one parameter draw per sequence keeps the frames consistent, so a temporal model never
-sees flicker the augmentation made. Nothing that erases blending traces (cutout, mixup, strong
+JPEG re-compression, an H.264 round trip of the whole sequence, blur, downscaling, colour jitter
+and horizontal flips mimic how videos are shared; one parameter draw per sequence keeps the
+frames consistent, so a temporal model never sees flicker the augmentation made. Compressing
+reals and pseudo-fakes alike after the blend also hides the one trace a blend on stored crops
+has and a blend in a video does not: the blended region lost the crop's JPEG history. Nothing that erases blending traces (cutout, mixup, strong
 warps) is on by default.
 """
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from typing import Any
 
+import av
 import cv2
 import numpy as np
 
@@ -28,6 +32,39 @@ class AugmentConfig:
     downscale_factor: tuple[float, float] = (0.5, 0.9)  # scale range of the downscaling
     color: float = 0.3  # probability of brightness/contrast/saturation jitter
     color_strength: float = 0.15  # maximum relative change of each colour property
+    affine: float = 0.0  # probability of a small rotation, zoom and shift (same for all frames)
+    affine_rotate: float = 12.0  # largest rotation, degrees
+    affine_scale: tuple[float, float] = (0.9, 1.12)  # zoom range
+    affine_shift: float = 0.05  # largest shift of the centre, as a fraction of the side
+    video: float = 0.0  # probability of an H.264 round trip of the whole sequence (libx264)
+    video_crf: tuple[int, int] = (18, 30)  # constant-rate-factor range of that round trip
+
+
+def h264_round_trip(frames: list[np.ndarray], crf: int) -> list[np.ndarray]:
+    """Encode RGB frames as H.264 (yuv420p, in memory) and decode them back.
+
+    Odd sizes are padded by edge replication for the encoder and cropped back afterwards.
+    """
+    h, w = frames[0].shape[:2]
+    pad = ((0, h % 2), (0, w % 2), (0, 0))
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = w + w % 2, h + h % 2, "yuv420p"
+        stream.options = {"crf": str(int(crf)), "preset": "ultrafast"}
+        for f in frames:
+            img = np.ascontiguousarray(np.pad(f, pad, mode="edge"))
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        out.mux(stream.encode())
+    buf.seek(0)
+    with av.open(buf) as inp:
+        back = [
+            np.ascontiguousarray(fr.to_ndarray(format="rgb24")[:h, :w])
+            for fr in inp.decode(video=0)
+        ]
+    if len(back) != len(frames):
+        raise RuntimeError(f"H.264 round trip returned {len(back)} of {len(frames)} frames")
+    return back
 
 
 class SequenceAugment:
@@ -49,6 +86,14 @@ class SequenceAugment:
         if rng.random() < c.color:
             s = c.color_strength
             p["color"] = tuple(float(v) for v in rng.uniform(1 - s, 1 + s, size=3))
+        if rng.random() < c.affine:
+            p["affine"] = (
+                float(rng.uniform(-c.affine_rotate, c.affine_rotate)),
+                float(rng.uniform(*c.affine_scale)),
+                *(float(v) for v in rng.uniform(-c.affine_shift, c.affine_shift, size=2)),
+            )
+        if rng.random() < c.video:
+            p["video"] = int(rng.integers(c.video_crf[0], c.video_crf[1] + 1))
         return p
 
     def apply(self, img: np.ndarray, p: dict[str, Any]) -> np.ndarray:
@@ -56,6 +101,13 @@ class SequenceAugment:
         out = img
         if p.get("flip"):
             out = out[:, ::-1]
+        if "affine" in p:
+            angle, zoom, dx, dy = p["affine"]
+            h, w = out.shape[:2]
+            m = cv2.getRotationMatrix2D((w / 2 + dx * w, h / 2 + dy * h), angle, zoom)
+            out = cv2.warpAffine(
+                np.ascontiguousarray(out), m, (w, h), borderMode=cv2.BORDER_REFLECT
+            )
         if "color" in p:
             brightness, contrast, saturation = p["color"]
             f = out.astype(np.float32)
@@ -86,6 +138,8 @@ class SequenceAugment:
         """Augment a sequence (and its eye patches, swapping left and right on a flip)."""
         p = self.sample(rng)
         out = [self.apply(f, p) for f in frames]
+        if "video" in p:
+            out = h264_round_trip(out, p["video"])
         if eyes is None:
             return out, None
         pairs = [(self.apply(left, p), self.apply(right, p)) for left, right in eyes]

@@ -163,6 +163,16 @@ def test_cnn_lstm_bidirectional_doubles_hidden():
     assert double(**feed).shape == (2,)
 
 
+def test_cnn_lstm_backbone_cut_after_a_stage():
+    kwargs = {"backbone": "resnet18", "img_size": 64, "frames": 4, "hidden": 8}
+    full = create_model("cnn_lstm", **kwargs)
+    cut = create_model("cnn_lstm", **kwargs, feature_index=-2)
+    assert cut.face.backbone.num_features == 256 and full.face.backbone.num_features == 512
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(cut) < 0.3 * count(full)
+    assert cut(torch.randn(2, 4, 3, 64, 64)).shape == (2,)
+
+
 @pytest.mark.parametrize("attention", ["joint", "factorised"])
 def test_cvit_attends_every_cell_of_every_frame(attention):
     torch.manual_seed(0)

@@ -147,3 +147,15 @@ def test_bad_requests_are_clear(tmp_path):
     audio = testmedia.make_damaged("audio_only", tmp_path / "audio.mp4")
     with pytest.raises(ValueError, match="no video stream"):
         testmedia.cut(audio, tmp_path / "y.mp4")
+
+
+def test_still_clip_drifts_over_a_real_photo(tmp_path, sample_dir):
+    photo = sample_dir / "photos" / "face_recognition" / "obama.jpg"
+    clip = testmedia.still_clip(photo, tmp_path / "still.mp4", seconds=2.0, fps=10, seed=1)
+    vr = decord.VideoReader(str(clip))
+    assert len(vr) == 20 and vr.get_avg_fps() == pytest.approx(10)
+    first, last = vr[0].asnumpy().astype(int), vr[19].asnumpy().astype(int)
+    assert first.shape[0] % 2 == 0 and first.shape[1] % 2 == 0
+    assert np.abs(first - last).mean() > 3, "the camera drifts"
+    with pytest.raises(ValueError, match="not a readable image"):
+        testmedia.still_clip(tmp_path / "still.mp4", tmp_path / "x.mp4")

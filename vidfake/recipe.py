@@ -1,7 +1,8 @@
 """The default detector's recipe (`make model`): scan the listed real clips, train, evaluate, ship.
 
 Stages, each rerunnable on its own (`python -m vidfake.recipe STAGE`):
-`scan` (clips listed in configs/default-clips.csv → shards), `train` (configs/default.yaml,
+`scan` (clips listed in configs/default-clips.csv and photos listed in
+configs/default-stills.csv, made into clips, → shards), `train` (configs/default.yaml,
 self-blended pseudo-fakes on the fly), `evaluate` (held-out identities: real vs pseudo-fake
 sequences, and synthetic deepfake videos scored end to end → metrics.json), `ship` (copy the
 best checkpoint into vidfake/weights/default with the figures in its meta).
@@ -23,15 +24,17 @@ import torch
 
 from vidfake.config import ScanConfig, load_config
 from vidfake.datasets import DatasetItem
+from vidfake.score import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parent.parent
 CLIPS = REPO / "configs" / "default-clips.csv"
+STILLS = REPO / "configs" / "default-stills.csv"
+STILL_SECONDS = 9.6  # three distinct 3.2-s windows of clip:32@10x3
 SCAN = REPO / "configs" / "default-scan.yaml"
 TRAIN = REPO / "configs" / "default.yaml"
 RUN = REPO / "runs" / "default"
-WEIGHTS = Path(__file__).resolve().parent / "weights" / "default"
 MAX_BYTES = 20 * 1024 * 1024
 E2E_SECONDS = 4.0
 
@@ -48,15 +51,38 @@ def clip_items(listing: str | Path = CLIPS, root: str | Path = REPO) -> list[Dat
     return items
 
 
+def still_items(
+    out: Path, listing: str | Path = STILLS, root: str | Path = REPO
+) -> list[DatasetItem]:
+    """The listed real photos as training clips under a slow camera drift (`out/stills`).
+
+    Each photo becomes a `still_clip` (seeded by its row), so its faces enter the scan as
+    real footage of more identities than the clips hold; all of them are training data.
+    """
+    from vidfake.testmedia import still_clip
+
+    items = []
+    with Path(listing).open(newline="") as fh:
+        for i, row in enumerate(csv.DictReader(fh)):
+            src = (Path(root) / row["path"]).resolve()
+            if not src.is_file():
+                continue
+            dst = out / "stills" / f"{row['group']}.mp4"
+            if not dst.is_file():
+                still_clip(src, dst, seconds=STILL_SECONDS, seed=i)
+            items.append(DatasetItem(str(dst), 0, row["group"], "train", "default"))
+    return items
+
+
 def scan(out: Path, workers: int = 2) -> Path:
-    """Scan every listed clip that exists into `out/shards` with the recipe's scan settings."""
+    """Scan every listed clip and still that exists into `out/shards` (recipe scan settings)."""
     from vidfake.scan import build_shards
 
     items = clip_items()
     missing = [i.path for i in items if not Path(i.path).is_file()]
     if missing:
         log.warning("%d listed clips are missing and are skipped: %s", len(missing), missing)
-    present = [i for i in items if Path(i.path).is_file()]
+    present = [i for i in items if Path(i.path).is_file()] + still_items(out)
     cfg = load_config(ScanConfig, SCAN)
     build_shards(present, out / "shards", cfg, workers=workers, progress=False)
     return out / "shards"
@@ -192,7 +218,7 @@ def _write_card(card: Path, meta: dict[str, Any]) -> None:
     card.write_text(text[:start] + block + text[end:])
 
 
-def ship(out: Path, dest: Path = WEIGHTS) -> Path:
+def ship(out: Path, dest: Path = DEFAULT_MODEL) -> Path:
     """Copy `out/train/best` into `dest` with the held-out figures in meta.json and the card."""
     src = out / "train" / "best"
     meta = json.loads((src / "meta.json").read_text())

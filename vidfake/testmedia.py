@@ -316,3 +316,42 @@ def _write_tone(dst: Path, seconds: float = 1.0, rate: int = 44100) -> None:
         raise
     out.close()
     tmp.replace(dst)
+
+
+def still_clip(
+    photo: str | Path,
+    dst: str | Path,
+    seconds: float = 3.2,
+    fps: float = 10.0,
+    seed: int = 0,
+    max_side: int = 720,
+) -> Path:
+    """A short H.264 clip of a still photo under a slow, seeded zoom and pan (a camera drift).
+
+    It lets real face photos enter the video pipeline (scan, tracks, windows) as real footage of
+    more identities; nothing in the picture moves but the frame.
+    """
+    img = cv2.imread(str(photo), cv2.IMREAD_COLOR)
+    if img is None:
+        raise ValueError(f"{photo}: not a readable image")
+    img = img[..., ::-1]
+    h, w = img.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    out_w, out_h = (max(2, int(v * scale) // 2 * 2) for v in (w, h))
+    rng = np.random.default_rng(seed)
+    zoom_end = rng.uniform(1.04, 1.12)
+    drift = rng.uniform(-0.03, 0.03, size=2) * (w, h)
+    n = max(1, round(seconds * fps))
+
+    def frames() -> Iterator[np.ndarray]:
+        for i in range(n):
+            t = i / max(n - 1, 1)
+            zoom = 1.0 + (zoom_end - 1.0) * t
+            cx, cy = w / 2 + drift[0] * t, h / 2 + drift[1] * t
+            m = np.array([[zoom, 0.0, w / 2 - zoom * cx], [0.0, zoom, h / 2 - zoom * cy]])
+            view = cv2.warpAffine(
+                np.ascontiguousarray(img), m, (w, h), borderMode=cv2.BORDER_REFLECT
+            )
+            yield cv2.resize(view, (out_w, out_h), interpolation=cv2.INTER_AREA)
+
+    return render_frames(frames(), dst, fps)

@@ -29,6 +29,25 @@ def timm_backbone(
     return model
 
 
+class PooledStage(nn.Module):
+    """A timm backbone cut after one stage (`feature_index`), globally average-pooled: (B, C).
+
+    Shallower cuts keep fewer parameters and a smaller receptive field, the local view that
+    blending boundaries need, on models trained from random weights.
+    """
+
+    def __init__(self, name: str, feature_index: int, pretrained: str | Path | None = None):
+        super().__init__()
+        self.features = timm_backbone(
+            name, pretrained=pretrained, features_only=True, out_indices=(feature_index,)
+        )
+        self.num_features = int(self.features.feature_info.channels()[-1])
+        self.pretrained_cfg = self.features.pretrained_cfg
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)[-1].mean(dim=(2, 3))
+
+
 def feature_width(model: nn.Module) -> int:
     """Length of the pooled feature vector a timm model built with `num_classes=0` returns."""
     return int(getattr(model, "head_hidden_size", None) or model.num_features)

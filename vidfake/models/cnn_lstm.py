@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from vidfake.models._base import SequenceClassifier, TemporalLSTM, assemble, make_default_cfg
 from vidfake.models._registry import register_model
-from vidfake.models.backbones import feature_width, timm_backbone
+from vidfake.models.backbones import PooledStage, feature_width, timm_backbone
 
 
 class CNNLSTM(nn.Module):
@@ -44,10 +44,17 @@ def cnn_lstm(
     lstm_dropout: float = 0.0,
     pretrained: str | Path | None = None,
     drop_rate: float = 0.5,
+    feature_index: int | None = None,
     **fusion: Any,
 ) -> SequenceClassifier:
-    """A timm backbone per frame, then an LSTM (`hidden` units, `layers` deep) over the frames."""
-    net = timm_backbone(backbone, pretrained=pretrained)
+    """A timm backbone per frame, then an LSTM (`hidden` units, `layers` deep) over the frames.
+
+    `feature_index` cuts the backbone after that stage (pooled), e.g. -2 for resnet18's layer3.
+    """
+    if feature_index is None:
+        net = timm_backbone(backbone, pretrained=pretrained)
+    else:
+        net = PooledStage(backbone, feature_index, pretrained=pretrained)
     lstm = TemporalLSTM(feature_width(net), hidden, layers, bidirectional, pool, lstm_dropout)
     cfg = net.pretrained_cfg
     size = img_size or cfg["input_size"][-1]

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from vidfake.augment import AugmentConfig, SequenceAugment
 from vidfake.config import CropConfig, ScanConfig
 from vidfake.datasets import DatasetItem
 from vidfake.loader import PSEUDO_SUFFIX, ShardSequenceDataset
@@ -84,14 +85,28 @@ def test_pseudo_fake_probability(shards: Path) -> None:
 
 
 def test_pairs_put_each_real_beside_a_fresh_fake_of_it(shards: Path) -> None:
+    """Pairs share the augmentation draw (outside the face they match), not the blend draw."""
+    augment = SequenceAugment(AugmentConfig(flip=0.5, color=1.0, affine=1.0, jpeg=0.5))
+    transform = SequenceTransform((3, SIZE, SIZE), (0.0,) * 3, (1.0,) * 3, 8, augment=augment)
     ds = ShardSequenceDataset(
-        shards, _transform(), splits=("val",), pseudo_fake=0.5, pseudo_pairs=True, seed=3
+        shards,
+        transform,
+        splits=("val",),
+        pseudo_fake=0.5,
+        pseudo_pairs=True,
+        seed=3,
+        augment=True,
     )
     first = list(ds)
     assert len(first) >= 4 and len(first) % 2 == 0
     for real, fake in zip(first[::2], first[1::2], strict=True):
         assert (int(real["label"]), int(fake["label"])) == (0, 1)
         assert fake["video_id"] == real["video_id"] + PSEUDO_SUFFIX
+    diff = (first[1]["x"] - first[0]["x"]).abs().mean(dim=(0, 1)).numpy()
+    assert (
+        diff[:8, :8].mean()
+        < 0.2 * diff[SIZE // 3 : 2 * SIZE // 3, SIZE // 3 : 2 * SIZE // 3].mean()
+    )
     ds.set_epoch(1)
     again = list(ds)
     assert not all(

@@ -224,11 +224,12 @@ def _shard_of(video_id: str, n: int) -> int:
 class ShardSequenceDataset(IterableDataset):
     """Streams `{"x", "label", "video_id", "track_id"[, "eyes"]}` items from a shards folder.
 
-    `pseudo_fake` p: each real sequence becomes a self-blended fake (label 1, video_id +
-    `#sbi`) with probability p, one parameter draw per sequence. `pseudo_twins` (validation,
-    test): every real sequence is yielded AND followed by its fake twin, drawn from a seed of
-    the sequence's identity, so the figures do not move between runs. `pseudo_pairs`
-    (training): every real sequence is followed by a fake of it with a fresh draw.
+        `pseudo_fake` p: each real sequence becomes a self-blended fake (label 1, video_id +
+        `#sbi`) with probability p, one parameter draw per sequence. `pseudo_twins` (validation,
+        test): every real sequence is yielded AND followed by its fake twin, drawn from a seed of
+        the sequence's identity, so the figures do not move between runs. `pseudo_pairs`
+        (training): every real sequence is followed by a fake of it with a fresh blend draw and the
+    same augmentation draw, so the pair differs by the blend alone.
     """
 
     def __init__(
@@ -348,8 +349,11 @@ class ShardSequenceDataset(IterableDataset):
             yield self._item(seq, rng)
             yield self._item(seq, rng, np.random.default_rng(sequence_seed(seq, self.seed)))
         elif self.pseudo_pairs:
-            yield self._item(seq, rng)
-            yield self._item(seq, rng, rng)
+            shared = int(
+                rng.integers(2**63)
+            )  # one augmentation draw for both: only the blend differs
+            yield self._item(seq, np.random.default_rng(shared))
+            yield self._item(seq, np.random.default_rng(shared), rng)
         elif rng.random() < self.pseudo_fake:
             yield self._item(seq, rng, rng)
         else:

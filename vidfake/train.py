@@ -49,8 +49,8 @@ class DataConfig:
     # fake (label 1); > 0 also gives validation every real sequence's fake twin (seeded)
     pseudo_flicker: bool = False  # jitter the pseudo-fake's blend per frame (temporal flicker)
     pseudo_pairs: bool = False  # with pseudo_fake > 0: every real training sequence is followed,
-    # in the same batch, by a fresh self-blended fake of it (SBI's pairs: the two differ only
-    # by the blend, so identity and pose explain nothing)
+    # in the same batch, by a fresh self-blended fake of it under the same augmentation (SBI's
+    # pairs: the two differ only by the blend, so identity, pose and augmentation explain nothing)
 
 
 @dataclass

@@ -2,13 +2,14 @@
 
 The shards are a real scan (Decord, MTCNN, dlib 68 points, EAR) of 4 s of a bundled real clip
 in which a person blinks four times (tests/data/blink_labels.yaml). Training runs one epoch of
-a tiny CNN+LSTM with blink fusion on self-blended pseudo-fakes of it; these tests check that
+a tiny CNN+LSTM with blink fusion on pairs of real and self-blended sequences; these tests check that
 the features are measured and reach the model, not that they help (a pseudo-fake keeps the
 blinks of its real source, docs/blinks.md).
 """
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ import torch
 from vidfake.config import CropConfig, ScanConfig
 from vidfake.cues import BLINK_FEATURES
 from vidfake.datasets import DatasetItem
-from vidfake.loader import ShardSequenceDataset, model_inputs
+from vidfake.loader import ShardSequenceDataset, count_sequences, model_inputs
 from vidfake.scan import prepare_out_dir, scan_video
 from vidfake.score import Scorer
 from vidfake.sequences import SequenceTransform
@@ -95,11 +96,14 @@ def test_a_blink_model_trains_and_scores(shards: dict, tmp_path: Path) -> None:
             f"blink_features: {len(BLINK_FEATURES)}}}",
             f"data.shards={shards[True]}",
             "data.pseudo_fake=0.5",
+            "data.pseudo_pairs=true",
             "epochs=1",
             "optim.batch_size=8",
         ],
     )
     run = train(cfg, tmp_path / "run", progress=False)
+    trained = int(float(next(csv.DictReader((run / "metrics.csv").open()))["train_seqs"]))
+    assert trained == 2 * count_sequences(shards[True], 4, 4, ("train",))[0], "real + its fake"
     scorer = Scorer(run / "best")
     assert scorer.uses_blink and scorer.meta["uses_blink"]
     faces = read_faces(shards[True])

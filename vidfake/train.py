@@ -306,6 +306,7 @@ def train(
         augment=True,
         pseudo_fake=cfg.data.pseudo_fake,
         pseudo_flicker=cfg.data.pseudo_flicker,
+        pseudo_pairs=cfg.data.pseudo_pairs,
     )
     if pseudo:
         val_ds = ShardSequenceDataset(

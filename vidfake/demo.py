@@ -58,9 +58,12 @@ class DemoReport:
     notes: list[str] = field(default_factory=list)
 
 
-def build_archive(root: Path, sources: Sequence[Path], fakes: int, seconds: float) -> list[str]:
+def build_archive(
+    root: Path, sources: Sequence[Path], fakes: int, seconds: float, first_seed: int = 0
+) -> list[str]:
     """Cut `sources` into `root/real` (MP4) and write synthetic fakes of the first `fakes` of
-    them into `root/fake` (seeded by position); returns a note per fake that could not be made.
+    them into `root/fake` (seeded `first_seed` + position); returns a note per fake that could
+    not be made.
 
     Files already there are reused, so a rerun redoes nothing.
     """
@@ -78,7 +81,7 @@ def build_archive(root: Path, sources: Sequence[Path], fakes: int, seconds: floa
         if fake.exists() and is_synthetic(fake):
             continue
         try:
-            make_synthetic_fake(real, fake, seed=i)
+            make_synthetic_fake(real, fake, seed=first_seed + i)
         except SynthError as exc:
             notes.append(f"no synthetic fake of {name}: {exc}")
     return notes

@@ -37,6 +37,7 @@ TRAIN = REPO / "configs" / "default.yaml"
 RUN = REPO / "runs" / "default"
 MAX_BYTES = 20 * 1024 * 1024
 E2E_SECONDS = 4.0
+SYNTH_SEED = 1000  # first seed of the training/validation synthetic fakes
 
 
 def clip_items(listing: str | Path = CLIPS, root: str | Path = REPO) -> list[DatasetItem]:
@@ -74,15 +75,41 @@ def still_items(
     return items
 
 
+def synthetic_items(out: Path, splits: tuple[str, ...] = ("train", "val")) -> list[DatasetItem]:
+    """Synthetic deepfake clips of the training and validation clips (`out/synth/fake`), label 1.
+
+    Each listed clip of those splits is cut to E2E_SECONDS and blended through the whole clip
+    by `make_synthetic_fake` (seeds from SYNTH_SEED up, apart from the test archive's), so
+    training also sees the traces of the video path: a full-frame blend, H.264, a fresh
+    detection and crop. The fakes keep their source's group and split.
+    """
+    from vidfake.demo import build_archive
+    from vidfake.synth.video import is_synthetic
+
+    clips = [i for i in clip_items() if i.split in splits and Path(i.path).is_file()]
+    root = out / "synth"
+    failed = build_archive(root, [Path(i.path) for i in clips], len(clips), E2E_SECONDS, SYNTH_SEED)
+    if failed:
+        log.warning("no synthetic fake of %d clips: %s", len(failed), failed)
+    items = []
+    for item in clips:
+        fake = root / "fake" / f"synthetic_fake__{Path(item.path).stem}.mp4"
+        if fake.is_file() and is_synthetic(fake):
+            items.append(DatasetItem(str(fake), 1, item.group, item.split, "default-synthetic"))
+    return items
+
+
 def scan(out: Path, workers: int = 2) -> Path:
-    """Scan every listed clip and still that exists into `out/shards` (recipe scan settings)."""
+    """Scan the listed clips, stills and the synthetic fakes of the training and validation
+    clips into `out/shards` (recipe scan settings)."""
     from vidfake.scan import build_shards
 
     items = clip_items()
     missing = [i.path for i in items if not Path(i.path).is_file()]
     if missing:
         log.warning("%d listed clips are missing and are skipped: %s", len(missing), missing)
-    present = [i for i in items if Path(i.path).is_file()] + still_items(out)
+    present = [i for i in items if Path(i.path).is_file()]
+    present += still_items(out) + synthetic_items(out)
     cfg = load_config(ScanConfig, SCAN)
     build_shards(present, out / "shards", cfg, workers=workers, progress=False)
     return out / "shards"

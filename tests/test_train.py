@@ -139,9 +139,7 @@ LEARN = [
 SIZE = {"eye_lrcn": [], "inception_resnet_v1": []}
 SEQUENCE_MODELS = ("cnn_lstm", "cvit")
 FRAME_MODELS = ("meso4", "efficientnet_b0")
-# cvit is shown but not yet held to the bar: at its tiny setting it reached validation AUC
-# 0.75 at best on this fixture (docs/training.md).
-ASSERTED = ("cnn_lstm",)
+ASSERTED = SEQUENCE_MODELS
 
 
 def _learned(

@@ -152,23 +152,8 @@ def _learned(
     return evaluate(out / f"{arch}-{kind}" / "best", shards[kind], "test")["seq_auc"]
 
 
-# facenet-pytorch's InceptionResnetV1 from random weights at its tiny 80-px setting reached
-# test AUC 0.54 in 4 epochs (clean-clone run, 2026-11-22): shown, not yet held to the bar.
-NOT_YET = {
-    "inception_resnet_v1": "random-init InceptionResnetV1 at 80 px reached AUC 0.54 in 4 epochs"
-}
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "arch",
-    [
-        pytest.param(a, marks=pytest.mark.xfail(reason=NOT_YET[a], strict=False))
-        if a in NOT_YET
-        else a
-        for a in list_models()
-    ],
-)
+@pytest.mark.parametrize("arch", list_models())
 def test_every_architecture_learns_a_spatial_manipulation(arch, tmp_path, fixture_shards) -> None:
     auc = _learned(arch, "spatial", 4, fixture_shards, tmp_path)
     print(f"spatial test AUC {arch}: {auc:.3f}")

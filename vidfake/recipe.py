@@ -147,6 +147,7 @@ def pseudo_fake_metrics(ckpt: Path, shards: Path, split: str = "test") -> dict[s
         splits=(split,),
         seed=int(meta["train_config"]["seed"]),
         pseudo_twins=True,
+        with_blink=bool(meta.get("uses_blink")),
     )
     preds = predict(model, DataLoader(ds, batch_size=16))
     return evaluate_predictions(preds, float(meta["threshold"]))
@@ -217,7 +218,7 @@ def figures_markdown(meta: dict[str, Any]) -> str:
     train = meta["metrics"]
     rows = [
         ("trained epochs (best by val seq AUC)", f"{meta['epoch']}"),
-        ("validation seq AUC, real vs pseudo-fake", f"{train['val_seq_auc']:.3f}"),
+        ("validation seq AUC, real vs pseudo-fake and synthetic clips", f"{train['val_seq_auc']:.3f}"),
         ("decision threshold (chosen on validation)", f"{meta['threshold']:.3f}"),
         (
             f"(a) test seq AUC, real vs pseudo-fake ({int(a['seq_n'])} sequences)",

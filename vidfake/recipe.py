@@ -218,7 +218,10 @@ def figures_markdown(meta: dict[str, Any]) -> str:
     train = meta["metrics"]
     rows = [
         ("trained epochs (best by val seq AUC)", f"{meta['epoch']}"),
-        ("validation seq AUC, real vs pseudo-fake and synthetic clips", f"{train['val_seq_auc']:.3f}"),
+        (
+            "validation seq AUC, real vs pseudo-fake and synthetic clips",
+            f"{train['val_seq_auc']:.3f}",
+        ),
         ("decision threshold (chosen on validation)", f"{meta['threshold']:.3f}"),
         (
             f"(a) test seq AUC, real vs pseudo-fake ({int(a['seq_n'])} sequences)",

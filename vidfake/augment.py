@@ -4,8 +4,8 @@ JPEG re-compression, an H.264 round trip of the whole sequence, blur, downscalin
 and horizontal flips mimic how videos are shared; one parameter draw per sequence keeps the
 frames consistent, so a temporal model never sees flicker the augmentation made. Compressing
 reals and pseudo-fakes alike after the blend also hides the one trace a blend on stored crops
-has and a blend in a video does not: the blended region lost the crop's JPEG history. Nothing that erases blending traces (cutout, mixup, strong
-warps) is on by default.
+has and a blend in a video does not: the blended region lost the crop's JPEG history. Nothing
+that erases blending traces (cutout, mixup, strong warps) is on by default.
 """
 
 from __future__ import annotations

@@ -50,14 +50,21 @@ class GeoSequence(Sequence):
     bbox: np.ndarray | None = None
 
 
+def scan_settings(shards_dir: str | Path) -> dict[str, Any] | None:
+    """The ScanConfig the shards were built with (SHARDS/scan.yaml), when recorded."""
+    path = Path(shards_dir) / "scan.yaml"
+    return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else None
+
+
 def crop_settings(shards_dir: str | Path) -> dict[str, Any]:
     """The crop settings (margin, size, jpeg_quality) the shards were scanned with."""
-    path = Path(shards_dir) / "scan.yaml"
-    if not path.is_file():
+    settings = scan_settings(shards_dir)
+    if settings is None:
         raise FileNotFoundError(
-            f"{path} is missing: pseudo-fakes need the scan's crop margin to place landmarks"
+            f"{Path(shards_dir) / 'scan.yaml'} is missing: pseudo-fakes need the scan's crop "
+            "margin to place landmarks"
         )
-    crop = (yaml.safe_load(path.read_text()) or {}).get("crop") or {}
+    crop = settings.get("crop") or {}
     return {
         "margin": float(crop.get("margin", 1.3)),
         "size": int(crop.get("size", 224)),
@@ -65,15 +72,9 @@ def crop_settings(shards_dir: str | Path) -> dict[str, Any]:
     }
 
 
-def scan_settings_of(shards_dir: str | Path) -> dict[str, Any]:
-    """The scan settings a shards folder was written with (its scan.yaml); {} when absent."""
-    path = Path(shards_dir) / "scan.yaml"
-    return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
-
-
 def blink_rate_of(shards_dir: str | Path) -> float | None:
     """The sampling rate blink features are measured at; an error when the shards hold no EAR."""
-    settings = scan_settings_of(shards_dir)
+    settings = scan_settings(shards_dir) or {}
     if not settings.get("landmarks68"):
         raise ValueError(
             f"{shards_dir} was scanned without landmarks68, so it holds no eye aspect ratios; "
@@ -141,10 +142,15 @@ def _with_geometry(table: pa.Table, seqs: Iterator[Sequence]) -> Iterator[GeoSeq
 
 
 def _table_sequences(
-    table: pa.Table, T: int, stride: int, pad: bool, geometry: bool, blink_fps: float | None
+    table: pa.Table,
+    T: int,
+    stride: int,
+    pad: bool,
+    geometry: bool,
+    blink: bool,
+    blink_fps: float | None,
 ) -> Iterator[Sequence]:
     """Windows of one video's rows, with their geometry and blink vectors when asked."""
-    blink = "ear" in table.column_names
     seqs = table_sequences(table, T, stride, pad, blink=blink, fps=blink_fps)
     yield from (_with_geometry(table, seqs) if geometry else seqs)
 
@@ -199,7 +205,7 @@ def stream_sequences(
     columns = SEQUENCE_COLUMNS + (EYE_COLUMNS if with_eyes else [])
     columns += GEOMETRY_COLUMNS if geometry else []
     columns += BLINK_COLUMNS if blink else []
-    more = (geometry, blink_fps)
+    more = (geometry, blink, blink_fps)
     for f in files:
         pf = pq.ParquetFile(f)
         check_version(pf.schema_arrow)
@@ -222,13 +228,13 @@ def _shard_of(video_id: str, n: int) -> int:
 
 
 class ShardSequenceDataset(IterableDataset):
-    """Streams `{"x", "label", "video_id", "track_id"[, "eyes"]}` items from a shards folder.
+    """Streams `{"x", "label", "video_id", "track_id"[, "eyes"][, "blink"]}` items from shards.
 
-        `pseudo_fake` p: each real sequence becomes a self-blended fake (label 1, video_id +
-        `#sbi`) with probability p, one parameter draw per sequence. `pseudo_twins` (validation,
-        test): every real sequence is yielded AND followed by its fake twin, drawn from a seed of
-        the sequence's identity, so the figures do not move between runs. `pseudo_pairs`
-        (training): every real sequence is followed by a fake of it with a fresh blend draw and the
+    `pseudo_fake` p: each real sequence becomes a self-blended fake (label 1, video_id +
+    `#sbi`) with probability p, one parameter draw per sequence. `pseudo_twins` (validation,
+    test): every real sequence is yielded AND followed by its fake twin, drawn from a seed of
+    the sequence's identity, so the figures do not move between runs. `pseudo_pairs`
+    (training): every real sequence is followed by a fake of it with a fresh blend draw and the
     same augmentation draw, so the pair differs by the blend alone.
     """
 
@@ -349,9 +355,8 @@ class ShardSequenceDataset(IterableDataset):
             yield self._item(seq, rng)
             yield self._item(seq, rng, np.random.default_rng(sequence_seed(seq, self.seed)))
         elif self.pseudo_pairs:
-            shared = int(
-                rng.integers(2**63)
-            )  # one augmentation draw for both: only the blend differs
+            # One augmentation draw for both, so only the blend differs.
+            shared = int(rng.integers(2**63))
             yield self._item(seq, np.random.default_rng(shared))
             yield self._item(seq, np.random.default_rng(shared), rng)
         elif rng.random() < self.pseudo_fake:

@@ -29,7 +29,7 @@ from vidfake.augment import AugmentConfig, SequenceAugment
 from vidfake.checkpoint import load_train_state, load_weights, save_checkpoint, save_train_state
 from vidfake.config import apply_overrides, from_dict, to_dict
 from vidfake.evaluate import eval_dataset, predict
-from vidfake.loader import ShardSequenceDataset, count_sequences, model_inputs
+from vidfake.loader import ShardSequenceDataset, count_sequences, model_inputs, scan_settings
 from vidfake.metrics import choose_threshold, evaluate_predictions
 from vidfake.sequences import SequenceTransform
 
@@ -221,12 +221,6 @@ def validate(
     threshold = choose_threshold(preds["label"], preds["prob"])
     metrics = evaluate_predictions(preds, threshold)
     return {f"val_{k}": v for k, v in metrics.items()}, threshold
-
-
-def scan_settings(shards_dir: str | Path) -> dict[str, Any] | None:
-    """The ScanConfig the shards were built with (SHARDS/scan.yaml), when recorded."""
-    path = Path(shards_dir) / "scan.yaml"
-    return yaml.safe_load(path.read_text()) if path.is_file() else None
 
 
 def checkpoint_meta(

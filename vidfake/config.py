@@ -29,7 +29,7 @@ class DetectConfig:
     max_side: int = 480  # frames are downscaled so the detector sees at most this side
     thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)  # MTCNN P/R/O-net thresholds
     min_score: float = 0.92  # detections below this confidence are dropped
-    batch: bool = False  # detect on a batch of frames at once (measured slower on 2 cores)
+    batch: bool = False  # facenet-pytorch's batched detect on each chunk (slower here: 2 cores)
     refresh: int = 16  # full MTCNN every N sampled frames, new window, lost face; else O-Net
 
 

@@ -50,7 +50,8 @@ def eye_patches(
 def laplacian_variance(img: np.ndarray) -> float:
     """Sharpness as the variance of the Laplacian of the grey image (low means blurred)."""
     grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) if img.ndim == 3 else img
-    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+    _, std = cv2.meanStdDev(cv2.Laplacian(grey, cv2.CV_64F))
+    return float(std[0, 0] ** 2)
 
 
 def encode_jpeg(img: np.ndarray, quality: int) -> bytes:

@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 from vidfake.checkpoint import read_meta
 from vidfake.config import ScanConfig, from_dict
 from vidfake.datasets import DatasetItem
-from vidfake.recipe import MAX_BYTES, clip_items
+from vidfake.recipe import MAX_BYTES, clip_items, figures_markdown
 from vidfake.scan import scan_video
 from vidfake.score import DEFAULT_MODEL, Scorer
 from vidfake.shards.schema import SCHEMA_VERSION
@@ -41,6 +41,18 @@ def test_shipped_checkpoint_loads_and_fits_the_budget() -> None:
     assert scorer.path == DEFAULT_MODEL
     assert scorer.scan_config().crop.size == meta["scan_settings"]["crop"]["size"]
     assert (DEFAULT_MODEL / "MODEL_CARD.md").is_file()
+
+
+def test_model_card_figures_come_from_the_shipped_meta() -> None:
+    """The card's table is rendered from meta.json; the aligned-blend row (c) when measured."""
+    meta = read_meta(DEFAULT_MODEL)
+    card = (DEFAULT_MODEL / "MODEL_CARD.md").read_text()
+    table = figures_markdown(meta)
+    assert table in card
+    auc = meta["held_out_metrics"]["pseudo_fake_test"]["seq_auc"]
+    assert f"| {auc:.3f} |" in table
+    meta["held_out_metrics"].setdefault("pseudo_fake_aligned_test", {"seq_auc": 0.5})
+    assert "(c) test seq AUC" in figures_markdown(meta)
 
 
 def test_held_out_clip_is_not_in_training() -> None:

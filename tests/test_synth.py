@@ -6,6 +6,7 @@ crops, a self-blended clip) is synthetic and labelled so.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 from pathlib import Path
 
@@ -150,6 +151,22 @@ def test_deterministic_for_a_seed_and_flicker_varies(clip_faces):
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
     assert not np.array_equal(a[0], c[0])
     assert not all(np.array_equal(x, y) for x, y in zip(a, f, strict=True))
+
+
+def test_aligned_draws_keep_the_source_in_place_and_change_nothing_else():
+    """`p_aligned` zeroes scale and shift on its share of draws and leaves every other
+    parameter, and the default draws, as they were."""
+    plain = [SelfBlend().sample_params(seed) for seed in range(200)]
+    always = [SelfBlend(p_aligned=1.0).sample_params(seed) for seed in range(200)]
+    some = [SelfBlend(p_aligned=0.3).sample_params(seed) for seed in range(200)]
+    for a, b in zip(plain, always, strict=True):
+        assert (b.scale, b.shift) == (1.0, (0.0, 0.0))
+        assert dataclasses.replace(a, scale=1.0, shift=(0.0, 0.0)) == b
+    aligned = sum(p.scale == 1.0 and p.shift == (0.0, 0.0) for p in some)
+    assert 40 <= aligned <= 80  # 0.3 of 200
+    assert all(p.scale != 1.0 for p in plain)
+    with pytest.raises(ValueError, match="p_aligned"):
+        SelfBlend(p_aligned=1.5)
 
 
 def test_bad_input_is_refused_clearly(face):

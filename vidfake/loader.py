@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -36,6 +36,9 @@ from vidfake.sequences import (
 )
 from vidfake.shards.schema import check_version
 from vidfake.video import sampling_fps
+
+if TYPE_CHECKING:
+    from vidfake.synth.sbi import SelfBlend
 
 BALANCE_MODES = ("none", "oversample")
 GEOMETRY_COLUMNS = ["landmarks", "bbox"]
@@ -93,6 +96,7 @@ def pseudo_fake_faces(
     crop: dict[str, Any],
     rng: np.random.Generator,
     flicker: bool = False,
+    blender: SelfBlend | None = None,
 ) -> list[bytes]:
     """The sequence's crops self-blended with one parameter draw, re-encoded as the scan did.
 
@@ -106,7 +110,7 @@ def pseudo_fake_faces(
         landmarks_in_crop(lm, bb, crop["margin"], img.shape[0])
         for lm, bb, img in zip(seq.landmarks, seq.bbox, imgs, strict=True)
     ]
-    fakes = pseudo_fake_sequence(imgs, marks, rng, flicker=flicker)
+    fakes = pseudo_fake_sequence(imgs, marks, rng, flicker=flicker, blender=blender)
     quality = [int(cv2.IMWRITE_JPEG_QUALITY), crop["jpeg_quality"]]
     out = []
     for img in fakes:
@@ -235,7 +239,8 @@ class ShardSequenceDataset(IterableDataset):
     test): every real sequence is yielded AND followed by its fake twin, drawn from a seed of
     the sequence's identity, so the figures do not move between runs. `pseudo_pairs`
     (training): every real sequence is followed by a fake of it with a fresh blend draw and the
-    same augmentation draw, so the pair differs by the blend alone.
+    same augmentation draw, so the pair differs by the blend alone. `pseudo_aligned`: the share
+    of the fakes (twins included) whose source is not moved (`SelfBlend.p_aligned`).
     """
 
     def __init__(
@@ -257,6 +262,7 @@ class ShardSequenceDataset(IterableDataset):
         pseudo_flicker: bool = False,
         with_blink: bool = False,
         pseudo_pairs: bool = False,
+        pseudo_aligned: float = 0.0,
     ) -> None:
         if balance not in BALANCE_MODES:
             raise ValueError(f"balance must be one of {BALANCE_MODES}, got {balance!r}")
@@ -284,6 +290,9 @@ class ShardSequenceDataset(IterableDataset):
         self.pseudo_twins = pseudo_twins
         self.pseudo_flicker = pseudo_flicker
         self.pseudo_pairs = pseudo_pairs and self.pseudo_fake > 0
+        from vidfake.synth.sbi import SelfBlend  # the synth package loads its video tools
+
+        self.blender = SelfBlend(p_aligned=pseudo_aligned)
         self.geometry = self.pseudo_fake > 0 or pseudo_twins
         self.crop = crop_settings(shards_dir) if self.geometry else {}
         self.with_blink = with_blink
@@ -330,7 +339,7 @@ class ShardSequenceDataset(IterableDataset):
         """Decode and transform one sequence (self-blended first when `fake_rng` is given)."""
         faces, label, video_id = seq.faces, seq.label, seq.video_id
         if fake_rng is not None:
-            faces = pseudo_fake_faces(seq, self.crop, fake_rng, self.pseudo_flicker)
+            faces = pseudo_fake_faces(seq, self.crop, fake_rng, self.pseudo_flicker, self.blender)
             label, video_id = 1, seq.video_id + PSEUDO_SUFFIX
         x, eyes = self.transform.prepare(
             faces, seq.eyes if self.with_eyes else None, rng if self.augment else None

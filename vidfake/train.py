@@ -51,6 +51,8 @@ class DataConfig:
     pseudo_pairs: bool = False  # with pseudo_fake > 0: every real training sequence is followed,
     # in the same batch, by a fresh self-blended fake of it under the same augmentation (SBI's
     # pairs: the two differ only by the blend, so identity, pose and augmentation explain nothing)
+    pseudo_aligned: float = 0.0  # share of training pseudo-fakes whose source stays in place
+    # (no scale or shift): only colour, frequency and the mask edge tell them apart
 
 
 @dataclass
@@ -301,6 +303,7 @@ def train(
         pseudo_fake=cfg.data.pseudo_fake,
         pseudo_flicker=cfg.data.pseudo_flicker,
         pseudo_pairs=cfg.data.pseudo_pairs,
+        pseudo_aligned=cfg.data.pseudo_aligned,
     )
     if pseudo:
         val_ds = ShardSequenceDataset(

@@ -77,14 +77,20 @@ class SelfBlend:
         ratio: tuple[float, float] = (0.5, 1.0),
         p_full_ratio: float = 0.4,
         flicker: float = 0.15,
+        p_aligned: float = 0.0,
     ) -> None:
-        """Set the ranges; `flicker` is the per-frame perturbation relative to each range."""
+        """Set the ranges; `flicker` is the per-frame perturbation relative to each range;
+        `p_aligned` is the share of draws whose source stays in place (scale 1, no shift), so
+        the blend shows only its colour, frequency and mask edge (docs/synthetic.md)."""
         self.hue, self.saturation, self.value, self.rgb = hue, saturation, value, rgb
         self.contrast, self.sharpen, self.blur, self.scale = contrast, sharpen, blur, scale
         self.shift, self.mask_scale, self.elastic = shift, mask_scale, elastic
         self.mask_rotation = np.deg2rad(mask_rotation_deg)
         self.harmonics, self.edge_blur, self.ratio = harmonics, edge_blur, ratio
         self.p_full_ratio, self.flicker_strength = p_full_ratio, flicker
+        if not 0.0 <= p_aligned <= 1.0:
+            raise ValueError(f"p_aligned is a probability in [0, 1], got {p_aligned}")
+        self.p_aligned = p_aligned
 
     def sample_params(self, rng: RngLike = None) -> SBIParams:
         """Draw one parameter set; reuse it for every frame of a sequence."""
@@ -93,7 +99,7 @@ class SelfBlend:
         wobble = rng.normal(0.0, self.elastic, (self.harmonics, 2)) * decay
         sharp = rng.uniform(*self.sharpen) if rng.random() < 0.5 else -rng.uniform(*self.blur)
         ratio = 1.0 if rng.random() < self.p_full_ratio else rng.uniform(*self.ratio)
-        return SBIParams(
+        params = SBIParams(
             hsv_shift=(
                 float(rng.uniform(-self.hue, self.hue)),
                 float(rng.uniform(-self.saturation, self.saturation)),
@@ -111,6 +117,10 @@ class SelfBlend:
             edge_blur=float(rng.uniform(*self.edge_blur)),
             ratio=float(ratio),
         )
+        # drawn last and only when asked for, so every other draw stays what it was
+        if self.p_aligned > 0 and rng.random() < self.p_aligned:
+            params = dataclasses.replace(params, scale=1.0, shift=(0.0, 0.0))
+        return params
 
     def jitter(self, params: SBIParams, rng: RngLike = None) -> SBIParams:
         """A per-frame perturbation of `params` (temporal flicker), a fraction of each range."""

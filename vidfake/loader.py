@@ -290,10 +290,12 @@ class ShardSequenceDataset(IterableDataset):
         self.pseudo_twins = pseudo_twins
         self.pseudo_flicker = pseudo_flicker
         self.pseudo_pairs = pseudo_pairs and self.pseudo_fake > 0
-        from vidfake.synth.sbi import SelfBlend  # the synth package loads its video tools
-
-        self.blender = SelfBlend(p_aligned=pseudo_aligned)
         self.geometry = self.pseudo_fake > 0 or pseudo_twins
+        self.blender: SelfBlend | None = None
+        if self.geometry:  # the synth package loads its video tools: only when blending
+            from vidfake.synth.sbi import SelfBlend
+
+            self.blender = SelfBlend(p_aligned=pseudo_aligned)
         self.crop = crop_settings(shards_dir) if self.geometry else {}
         self.with_blink = with_blink
         self.blink_fps = blink_rate_of(shards_dir) if with_blink else None

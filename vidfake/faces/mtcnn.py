@@ -77,11 +77,12 @@ def _squared(boxes: np.ndarray) -> np.ndarray:
     return out
 
 
-def _regressed(boxes: np.ndarray, reg: np.ndarray) -> np.ndarray:
-    """Boxes moved by a net's regression, in units of their +1-pixel width and height."""
+def _regressed(boxes: np.ndarray, reg: np.ndarray, extra: float = 1.0) -> np.ndarray:
+    """Boxes moved by a net's regression, in units of their width and height + `extra`
+    pixels (MTCNN counts +1 pixel after R-Net and O-Net, none after P-Net)."""
     out = boxes.copy()
-    w = boxes[:, 2] - boxes[:, 0] + 1
-    h = boxes[:, 3] - boxes[:, 1] + 1
+    w = boxes[:, 2] - boxes[:, 0] + extra
+    h = boxes[:, 3] - boxes[:, 1] + extra
     out[:, :4] = boxes[:, :4] + reg * np.stack([w, h, w, h], axis=1)
     return out
 
@@ -152,9 +153,7 @@ class Cascade:
             return np.zeros((0, 5), np.float32)
         boxes = np.concatenate(found)
         boxes = boxes[_nms(boxes, 0.7)]
-        w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-        moved = boxes[:, :4] + boxes[:, 5:9] * np.stack([w, h, w, h], axis=1)
-        return _squared(np.concatenate([moved, boxes[:, 4:5]], axis=1))
+        return _squared(_regressed(boxes[:, :5], boxes[:, 5:9], extra=0.0))
 
     def _refined(self, img: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """Stage 2: R-Net on each candidate; the ones it keeps, moved and squared (K, 5)."""

@@ -112,6 +112,28 @@ def test_train_and_eval_commands(tmp_path: Path, fixture_shards) -> None:
     )
 
 
+def test_init_starts_from_a_checkpoint(tmp_path: Path, fixture_shards) -> None:
+    """`--init` loads a checkpoint's weights before training: at learning rate 0 every trained
+    parameter stays what the checkpoint holds; weights of another architecture are refused."""
+    shards = str(fixture_shards["spatial"])
+    common = [
+        "train", "--config", str(CONFIGS / "models" / "meso4.yaml"), "--data", shards,
+        "--set", "profile=tiny", "--set", "epochs=1", "--set", "model.img_size=32",
+        "--set", "data.stride=4", "--no-progress",
+    ]  # fmt: skip
+    assert main([*common, "--out", str(tmp_path / "a")]) == 0
+    frozen = ["--set", "optim.lr=0", "--set", "optim.weight_decay=0", "--set", "seed=1"]
+    init = ["--init", str(tmp_path / "a" / "best")]
+    assert main([*common, *frozen, *init, "--out", str(tmp_path / "b")]) == 0
+    assert main([*common, *frozen, "--out", str(tmp_path / "c")]) == 0
+    a, b, c = (load_file(str(tmp_path / r / "last" / "model.safetensors")) for r in "abc")
+    params = [k for k in a if "running" not in k and "num_batches" not in k]
+    assert all(torch.equal(a[k], b[k]) for k in params)
+    assert not all(torch.equal(a[k], c[k]) for k in params)
+    other = ["--set", "arch=mesoinception4", "--out", str(tmp_path / "d")]
+    assert main([*common, *init, *other]) == 2
+
+
 def test_bad_settings_are_named(fixture_shards) -> None:
     with pytest.raises(ValueError, match="unknown setting"):
         load_train_config(None, ["optim.momentum=0.9"])

@@ -78,6 +78,7 @@ class TrainConfig:
     patience: int = 5  # stop after this many epochs without a better validation metric
     monitor: str = "seq_auc"  # validation metric that picks the best epoch (higher is better)
     seed: int = 0  # seeds initialisation, data order and augmentation
+    init: str | None = None  # checkpoint folder whose weights start the run (fine-tuning)
     device: str = "auto"  # `auto` (cuda when available), `cpu` or `cuda`
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -243,6 +244,14 @@ def checkpoint_meta(
     }
 
 
+def init_weights(model: nn.Module, path: str | Path) -> None:
+    """Start `model` from a checkpoint's weights; the architecture must match exactly."""
+    try:
+        model.load_state_dict(load_weights(path))
+    except RuntimeError as exc:
+        raise ValueError(f"{path}: weights do not fit this model ({exc})") from None
+
+
 def _better(value: float, best: float | None) -> bool:
     return not math.isnan(value) and (best is None or value > best)
 
@@ -269,6 +278,8 @@ def train(
     device = pick_device(cfg.device)
     seed_everything(cfg.seed)
     model, preprocess = build_model(cfg)
+    if cfg.init and not resume:
+        init_weights(model, cfg.init)
     model.to(device)
     T = preprocess["frames"]
     stride = cfg.data.stride or T

@@ -31,12 +31,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", type=Path, default=Path("runs/train"), help="run folder")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last")
+    p.add_argument(
+        "--init",
+        metavar="CKPT",
+        help="start from this checkpoint's weights (fine-tuning); `default` = the shipped detector",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Load the config, train, and print where the checkpoints are."""
+    from vidfake.score import DEFAULT_MODEL
     from vidfake.train import load_train_config, train
 
     if args.config is not None and not args.config.is_file():
@@ -46,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         overrides.append(f"arch={args.arch}")
     if args.data:
         overrides.append(f"data.shards={args.data}")
+    if args.init:
+        overrides.append(f"init={DEFAULT_MODEL if args.init == 'default' else args.init}")
     cfg = load_train_config(args.config, overrides)
     try:
         out = train(cfg, args.out, resume=args.resume, progress=not args.no_progress)

@@ -202,8 +202,9 @@ def synthetic_video_metrics(ckpt: Path, out: Path, split: str = "test") -> dict[
 
 def evaluate(out: Path, ckpt: Path | None = None) -> dict[str, Any]:
     """The held-out evaluations of `out/train/best` into `out/metrics.json`; of another
-    checkpoint (the shipped one, say) on the same shards into `out/metrics-NAME.json`."""
-    target = out / "metrics.json" if ckpt is None else out / f"metrics-{ckpt.name}.json"
+    checkpoint (the shipped one, say) on the same shards into `out/metrics-PARENT-NAME.json`."""
+    name = "-".join(ckpt.parts[-2:]) if ckpt is not None else ""
+    target = out / "metrics.json" if ckpt is None else out / f"metrics-{name}.json"
     ckpt = ckpt or out / "train" / "best"
     metrics = {
         "checkpoint": str(ckpt),
@@ -299,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         "--checkpoint",
         type=Path,
         default=None,
-        help="evaluate: this checkpoint folder instead of the run's best (into metrics-NAME.json)",
+        help="evaluate: this checkpoint folder instead of the run's best (metrics-PARENT-NAME.json)",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

@@ -1,7 +1,7 @@
 """Scan-stage benchmark: the scan against the seeds' way, decoding alone, memory, Ray workers.
 
     .venv/bin/python benchmarks/bench_scan.py [--clips N] [--seed-frames N] [--repeat N]
-        [--set key=value ...] [--parts speed,memory,ray]
+        [--set key=value ...] [--parts speed,memory,ray] [--ray-copies N]
 
 Prints figures and ratios (the goals are in issue 3). Runs on the bundled clips; the CPU is
 shared, so figures are noisy: compare ratios from one run, not figures across runs. Speeds
@@ -208,28 +208,48 @@ def memory(tmp: Path) -> dict[str, float]:
     }
 
 
-def ray_workers(tmp: Path, cfg: ScanConfig) -> dict[str, float]:
-    """Frames/s of build_shards on a local 2-CPU Ray with one and with two videos in flight."""
+def archive_copies(tmp: Path, copies: int) -> list[DatasetItem]:
+    """Every bundled clip, `copies` times under other names (hard links): a bigger archive
+    of the same videos, so the tail (the last video running alone) weighs less."""
+    items = []
+    for k in range(copies):
+        for src in sorted(CLIPS.glob("*.mp4")):
+            dst = tmp / "archive" / f"{src.stem}__{k}.mp4"
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if not dst.exists():
+                os.link(src, dst)
+            items.append(DatasetItem(str(dst), -1, dst.stem))
+    return items
+
+
+def ray_workers(tmp: Path, cfg: ScanConfig, copies: int) -> dict[str, float]:
+    """Frames/s of build_shards on a local 2-CPU Ray with one and with two videos in flight,
+    on the bundled clips (15) and on `copies` times as many."""
     import ray
 
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    # Every bundled clip (15): with few videos the last one runs alone and the tail hides
-    # what the second worker adds.
-    items = [DatasetItem(str(p), -1, p.stem) for p in sorted(CLIPS.glob("*.mp4"))]
-    ray_rate(items[:2], tmp / "warm", cfg, 2)  # start both workers and load MTCNN
-    one, one_task_s, one_busy = ray_rate(items, tmp / "one", cfg, 1)
-    two, two_task_s, two_busy = ray_rate(items, tmp / "two", cfg, 2)
+    results: dict[str, float] = {}
+    ray_rate(archive_copies(tmp, 1)[:2], tmp / "warm", cfg, 2)  # start both workers, load MTCNN
+    for n in sorted({1, copies}):
+        items = archive_copies(tmp, n)
+        one, one_task_s, one_busy = ray_rate(items, tmp / f"one{n}", cfg, 1)
+        two, two_task_s, two_busy = ray_rate(items, tmp / f"two{n}", cfg, 2)
+        v = len(items)
+        results.update(
+            {
+                f"ray_1_worker_fps_{v}": one,
+                f"ray_2_workers_fps_{v}": two,
+                f"ray_speedup_{v}": two / one,
+                # Where a shortfall from 2x comes from: time the workers sat outside a task
+                # (Ray, the driver, the tail), or the same videos taking longer inside their
+                # tasks when two run at once.
+                f"worker_busy_1_{v}": one_busy,
+                f"worker_busy_2_{v}": two_busy,
+                f"task_seconds_2_over_1_{v}": two_task_s / one_task_s,
+            }
+        )
     ray.shutdown()
-    return {
-        "ray_1_worker_fps": one,
-        "ray_2_workers_fps": two,
-        "ray_speedup": two / one,
-        # Where a shortfall from 2x comes from: time the workers sat outside a task (Ray,
-        # the driver), or the same videos taking longer inside their tasks when two run at once.
-        "worker_busy_1": one_busy,
-        "worker_busy_2": two_busy,
-        "task_seconds_2_over_1": two_task_s / one_task_s,
-    }
+    return results
 
 
 def main() -> None:
@@ -240,6 +260,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="scan and decode runs; best kept")
     parser.add_argument("--set", action="append", default=[], help="scan setting key=value")
     parser.add_argument("--parts", default="speed,memory,ray", help="any of speed,memory,ray")
+    parser.add_argument(
+        "--ray-copies", type=int, default=3, help="Ray part: also an archive of N x the clips"
+    )
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     torch.set_num_threads(1)  # both ways on one thread: the box is shared
@@ -251,7 +274,7 @@ def main() -> None:
         if "memory" in parts:
             print(json.dumps(memory(Path(tmp)), indent=1), flush=True)
         if "ray" in parts:
-            print(json.dumps(ray_workers(Path(tmp), cfg), indent=1), flush=True)
+            print(json.dumps(ray_workers(Path(tmp), cfg, args.ray_copies), indent=1), flush=True)
 
 
 if __name__ == "__main__":

@@ -174,6 +174,9 @@ def speed(cfg: ScanConfig, clips: int, seed_frames: int, repeat: int) -> dict[st
     ):
         results[f"{way}_frames_per_s"] = n / s[0]
         results[f"{way}_frames_per_cpu_s"] = n / s[1]
+        # cores busy while it ran: a scan on more than one (Decord decodes in a thread of its
+        # own) caps what a second Ray worker on a 2-core box can add at 2 / cores
+        results[f"{way}_cores"] = s[1] / s[0]
     results.update(seeds_recall=seed_hit / seed_n, scan_recall=scan_hit / scan_n)
     for unit in ("s", "cpu_s"):
         scan = results[f"scan_frames_per_{unit}"]

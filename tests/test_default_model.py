@@ -40,6 +40,8 @@ def test_shipped_checkpoint_loads_and_fits_the_budget() -> None:
     scorer = Scorer()
     assert scorer.path == DEFAULT_MODEL
     assert scorer.scan_config().crop.size == meta["scan_settings"]["crop"]["size"]
+    assert scorer.tta == meta["tta"] == meta["train_config"]["tta"]  # scored as trained
+    assert Scorer(tta="none").tta == "none"
     assert (DEFAULT_MODEL / "MODEL_CARD.md").is_file()
 
 

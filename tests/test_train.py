@@ -7,6 +7,7 @@ a blended colour-shifted face region for `spatial`, per-frame jitter of the face
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +16,7 @@ import torch
 from _training_data import build_fixture_shards
 from safetensors.torch import load_file
 
+from vidfake.checkpoint import read_meta
 from vidfake.cli import main
 from vidfake.evaluate import evaluate
 from vidfake.models import list_models
@@ -68,12 +70,13 @@ def test_train_and_eval_commands(tmp_path: Path, fixture_shards) -> None:
         [
             "train", "--arch", "meso4", "--config", str(CONFIGS / "models" / "meso4.yaml"),
             "--data", shards, "--set", "profile=tiny", "--set", "epochs=1",
-            "--set", "model.img_size=32", "--set", "data.stride=4",
+            "--set", "model.img_size=32", "--set", "data.stride=4", "--set", "tta=flip",
             "--out", str(tmp_path / "run"), "--no-progress",
         ]
     )  # fmt: skip
     assert code == 0
     assert {p.name for p in (tmp_path / "run").iterdir()} >= {"best", "last", "metrics.csv"}
+    assert read_meta(tmp_path / "run" / "best")["tta"] == "flip"  # validated and recorded
     code = main(
         [
             "eval",
@@ -88,7 +91,10 @@ def test_train_and_eval_commands(tmp_path: Path, fixture_shards) -> None:
     assert code == 0
     roc = pd.read_csv(tmp_path / "ev" / "roc_videos.csv")
     assert set(roc.columns) == {"fpr", "tpr", "threshold"} and roc["tpr"].iloc[-1] == 1.0
-    assert (tmp_path / "ev" / "metrics.json").is_file()
+    assert json.loads((tmp_path / "ev" / "metrics.json").read_text())["tta"] == "flip"
+    model_args = ["--model", str(tmp_path / "run" / "best"), "--data", shards]
+    assert main(["eval", *model_args, "--tta", "none", "--out", str(tmp_path / "ev0")]) == 0
+    assert json.loads((tmp_path / "ev0" / "metrics.json").read_text())["tta"] == "none"
     assert main(["eval", "--model", str(tmp_path), "--data", shards]) == 3
     assert (
         main(["train", "--arch", "no_such_model", "--data", shards, "--out", str(tmp_path / "x")])

@@ -87,16 +87,24 @@ def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
         ) from None
 
 
-def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the model recorded in a checkpoint folder and load its weights, in eval mode."""
+def load_checkpoint(
+    path: str | Path, device: str = "cpu", tta: str | None = None
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the model recorded in a checkpoint folder and load its weights, in eval mode.
+
+    The model comes under the test-time augmentation the checkpoint records (`meta["tta"]`,
+    `none` when absent) unless `tta` overrides it; `meta["tta"]` says which one is in use.
+    """
     from vidfake.models import create_model
+    from vidfake.models.tta import check_tta, with_tta
 
     meta = read_meta(path)
     root = Path(path)
     root = root.parent if root.is_file() else root
     model = create_model(meta["arch"], **meta.get("model_kwargs", {}))
     model.load_state_dict(load_weights(root))
-    return model.to(device).eval(), meta
+    meta["tta"] = check_tta(tta if tta is not None else str(meta.get("tta", "none")))
+    return with_tta(model, meta["tta"]).to(device).eval(), meta
 
 
 def save_train_state(path_dir: str | Path, state: dict[str, Any]) -> None:

@@ -284,11 +284,13 @@ def _score_local(items: list[DatasetItem], scorer: Scorer, progress: _Progress) 
 class _ScoreActor:
     """A model loaded once per Ray actor; scores batches of scanned videos."""
 
-    def __init__(self, model: str, aggregate: str, stride: int | None, batch_size: int) -> None:
+    def __init__(
+        self, model: str, aggregate: str, stride: int | None, batch_size: int, tta: str
+    ) -> None:
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.scorer = Scorer(model, aggregate, stride, batch_size, device)
+        self.scorer = Scorer(model, aggregate, stride, batch_size, device, tta=tta)
 
     def score(
         self, manifests: list[dict[str, Any]], *faces: pa.Table
@@ -326,7 +328,9 @@ def _score_ray(
             num_cpus=0 if gpus == 0 else 1, num_gpus=gpus, max_restarts=2, max_task_retries=2
         )(_ScoreActor)
         pool = [
-            actor_cls.remote(str(scorer.path), scorer.aggregate, scorer.stride, scorer.batch_size)
+            actor_cls.remote(
+                str(scorer.path), scorer.aggregate, scorer.stride, scorer.batch_size, scorer.tta
+            )
             for _ in range(max(1, actors))
         ]
         limit = max(2, int(ray.available_resources().get("CPU", 1)) * 2)
@@ -397,18 +401,20 @@ def score_collection(
     details: str | Path | None = None,
     force: bool = False,
     progress: bool = True,
+    tta: str | None = None,
 ) -> ScoreSummary:
     """Score `source` into a ranked CSV at `out_csv`; resumes an interrupted run unless `force`.
 
     `local=True` scans and scores in this process; otherwise scan tasks run on Ray (a local
     Ray with `workers` CPUs, the running one, or the cluster at `address`) and feed `actors`
-    model actors, with `gpus` GPUs each. A shards folder is read, not rescanned.
+    model actors, with `gpus` GPUs each. A shards folder is read, not rescanned. `tta`
+    overrides the checkpoint's test-time augmentation (`none` or `flip`).
     """
     from tqdm import tqdm
 
     out = Path(out_csv)
     out.parent.mkdir(parents=True, exist_ok=True)
-    scorer = Scorer(model, aggregate, stride, batch_size)
+    scorer = Scorer(model, aggregate, stride, batch_size, tta=tta)
     shards = is_shards(source)
     items = [] if shards else resolve_items(source, layout)
     if force:

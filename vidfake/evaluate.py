@@ -76,9 +76,12 @@ def evaluate(
     out_dir: str | Path | None = None,
     batch_size: int = 32,
     device: str = "cpu",
+    tta: str | None = None,
 ) -> dict[str, Any]:
-    """Metrics of `ckpt` on `split` at the checkpoint's validation threshold; files in `out_dir`."""
-    model, meta = load_checkpoint(ckpt, device=device)
+    """Metrics of `ckpt` on `split` at the checkpoint's validation threshold; files in `out_dir`.
+
+    `tta` overrides the checkpoint's test-time augmentation (`none` or `flip`)."""
+    model, meta = load_checkpoint(ckpt, device=device, tta=tta)
     transform = SequenceTransform.from_cfg(meta["preprocess"])
     eyes = bool(transform.eye_size) and meta.get("uses_eyes", False)
     ds = eval_dataset(shards_dir, transform, split, eyes, with_blink=bool(meta.get("uses_blink")))
@@ -86,7 +89,12 @@ def evaluate(
     if preds.empty:
         raise ValueError(f"{shards_dir}: no labelled sequences in split {split!r}")
     threshold = float(meta.get("threshold", 0.5))
-    result = {"split": split, "threshold": threshold, **evaluate_predictions(preds, threshold)}
+    result = {
+        "split": split,
+        "threshold": threshold,
+        "tta": meta["tta"],
+        **evaluate_predictions(preds, threshold),
+    }
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)

@@ -232,6 +232,7 @@ def figures_markdown(meta: dict[str, Any]) -> str:
             f"{train['val_seq_auc']:.3f}",
         ),
         ("decision threshold (chosen on validation)", f"{meta['threshold']:.3f}"),
+        ("test-time augmentation (the figures below and scoring)", str(meta.get("tta", "none"))),
         (
             f"(a) test seq AUC, real vs pseudo-fake ({int(a['seq_n'])} sequences)",
             f"{a['seq_auc']:.3f}",

@@ -125,11 +125,13 @@ class Scorer:
         batch_size: int = 32,
         device: str = "cpu",
         threshold: float | None = None,
+        tta: str | None = None,
     ) -> None:
         if aggregate not in AGGREGATES:
             raise ValueError(f"unknown aggregate {aggregate!r}; choose one of {AGGREGATES}")
         self.path = resolve_model(model)
-        self.model, self.meta = load_checkpoint(self.path, device)
+        self.model, self.meta = load_checkpoint(self.path, device, tta)
+        self.tta = str(self.meta["tta"])
         self.device = device
         self.transform = SequenceTransform.from_cfg(self.meta["preprocess"])
         self.uses_eyes = bool(self.meta.get("uses_eyes"))

@@ -31,6 +31,7 @@ from vidfake.config import apply_overrides, from_dict, to_dict
 from vidfake.evaluate import eval_dataset, predict
 from vidfake.loader import ShardSequenceDataset, count_sequences, model_inputs, scan_settings
 from vidfake.metrics import choose_threshold, evaluate_predictions
+from vidfake.models.tta import check_tta, with_tta
 from vidfake.sequences import SequenceTransform
 
 
@@ -78,6 +79,8 @@ class TrainConfig:
     patience: int = 5  # stop after this many epochs without a better validation metric
     monitor: str = "seq_auc"  # validation metric that picks the best epoch (higher is better)
     seed: int = 0  # seeds initialisation, data order and augmentation
+    tta: str = "none"  # test-time augmentation, recorded in the checkpoint: `flip` averages
+    # each sequence's logit with its mirror image's (validation, evaluation, scoring alike)
     init: str | None = None  # checkpoint folder whose weights start the run (fine-tuning)
     device: str = "auto"  # `auto` (cuda when available), `cpu` or `cuda`
     data: DataConfig = field(default_factory=DataConfig)
@@ -238,6 +241,7 @@ def checkpoint_meta(
         "uses_eyes": bool(dcfg.get("uses_eyes", False)),
         "uses_blink": bool(dcfg.get("uses_blink", False)),
         "temporal": bool(dcfg.get("temporal", False)),
+        "tta": cfg.tta,
         "train_config": to_dict(cfg),
         "scan_settings": scan_settings(cfg.data.shards),
         **extra,
@@ -276,6 +280,7 @@ def train(
     if not resume and (out / "last").exists():
         raise ValueError(f"{out} already holds a run; pass --resume or choose another --out")
     device = pick_device(cfg.device)
+    check_tta(cfg.tta)
     seed_everything(cfg.seed)
     model, preprocess = build_model(cfg)
     if cfg.init and not resume:
@@ -363,7 +368,7 @@ def train(
                 f"epoch {epoch + 1}",
             )
         )
-        val, threshold = validate(model, val_ds, cfg.optim.batch_size, device)
+        val, threshold = validate(with_tta(model, cfg.tta), val_ds, cfg.optim.batch_size, device)
         row.update(val, threshold=threshold, seconds=time.perf_counter() - start)
         score = float(val.get(f"val_{cfg.monitor}", math.nan))
         improved = _better(score, state["best"])

@@ -7,6 +7,8 @@ import json
 import math
 from pathlib import Path
 
+from vidfake.models.tta import TTA_MODES
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `eval` subcommand."""
@@ -21,6 +23,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="test", help="split to evaluate (default: test)")
     p.add_argument("--out", type=Path, help="folder for metrics.json, roc_*.csv, predictions.csv")
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument(
+        "--tta",
+        choices=TTA_MODES,
+        help="test-time augmentation (default: what the checkpoint records)",
+    )
     p.set_defaults(func=run)
 
 
@@ -32,7 +39,9 @@ def run(args: argparse.Namespace) -> int:
     from vidfake.evaluate import evaluate
 
     try:
-        result = evaluate(args.model, args.data, args.split, args.out, args.batch_size)
+        result = evaluate(
+            args.model, args.data, args.split, args.out, args.batch_size, tta=args.tta
+        )
     except CheckpointError as exc:
         print(f"vidfake eval: error: {exc}", file=sys.stderr)
         return 3

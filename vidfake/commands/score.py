@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from vidfake.exitcodes import EXIT_OK, EXIT_SOME_FAILED
+from vidfake.models.tta import TTA_MODES
 from vidfake.score import AGGREGATES
 
 
@@ -32,6 +33,12 @@ def register(subparsers: Any) -> None:
         default="mean",
         choices=AGGREGATES,
         help="track score from its windows (default: mean; `confident` is the DFDC winner's)",
+    )
+    p.add_argument(
+        "--tta",
+        choices=TTA_MODES,
+        help="test-time augmentation: `flip` also scores each face's mirror image and averages "
+        "(default: what the checkpoint records; the bundled detector: flip)",
     )
     p.add_argument("--stride", type=int, help="step between windows (default: T/2)")
     p.add_argument("--batch-size", type=int, default=32, help="sequences per model call")
@@ -78,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         details=args.details,
         force=args.force,
         progress=not args.no_progress,
+        tta=args.tta,
     )
     print_ranking(summary.rows, args.top)
     print(

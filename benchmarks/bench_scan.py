@@ -1,7 +1,7 @@
 """Scan-stage benchmark: the scan against the seeds' way, decoding alone, memory, Ray workers.
 
     .venv/bin/python benchmarks/bench_scan.py [--clips N] [--seed-frames N] [--repeat N]
-        [--set key=value ...] [--parts speed,memory,ray] [--ray-copies N]
+        [--set key=value ...] [--parts speed,memory,ray,profile] [--ray-copies N]
 
 Prints figures and ratios (the goals are in issue 3). Runs on the bundled clips; the CPU is
 shared, so figures are noisy: compare ratios from one run, not figures across runs. Speeds
@@ -30,10 +30,12 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 from facenet_pytorch import MTCNN  # noqa: E402
 
-from vidfake import testmedia  # noqa: E402
+from vidfake import scan as scan_module  # noqa: E402
+from vidfake import testmedia, video  # noqa: E402
 from vidfake.config import ScanConfig, load_config  # noqa: E402
 from vidfake.datasets import DatasetItem  # noqa: E402
-from vidfake.faces.detect import SequenceDetector  # noqa: E402
+from vidfake.faces import crop  # noqa: E402
+from vidfake.faces.detect import FaceDetector, SequenceDetector  # noqa: E402
 from vidfake.faces.track import box_iou  # noqa: E402
 from vidfake.scan import build_shards, cached_detector, scan_video  # noqa: E402
 from vidfake.shards.store import read_manifest  # noqa: E402
@@ -255,6 +257,48 @@ def ray_workers(tmp: Path, cfg: ScanConfig, copies: int) -> dict[str, float]:
     return results
 
 
+# where a scan's time goes: the functions whose cumulative time the profile part reports
+STAGES = [
+    ("probe: open Decord, frame 0, rotation", video.probe),
+    ("decode: Decord get_batch + copy", video._decord_batches),
+    ("detect: all (full MTCNN + O-Net follow)", SequenceDetector.detect),
+    ("detect: full MTCNN", FaceDetector.detect),
+    ("detect: O-Net follow", SequenceDetector._follow),
+    ("crop: face square, resized", crop.crop_face),
+    ("crop: eye patches", crop.eye_patches),
+    ("crop: JPEG encoding", crop.encode_jpeg),
+    ("crop: Laplacian variance", crop.laplacian_variance),
+    ("track + rows", scan_module._face_rows),
+]
+
+
+def profile(cfg: ScanConfig, clips: int, repeat: int) -> dict[str, object]:
+    """cProfile of the scan on the speed part's clips: ms per sampled frame by stage (cumulative
+    time of each function, so nested stages overlap: `detect: all` holds the two below it)."""
+    import cProfile
+    import pstats
+
+    items = [DatasetItem(str(CLIPS / name), -1, name) for name in NAMES[:clips]]
+    for item in items:
+        scan_video(item, cfg)  # warm
+    prof, frames, clock = cProfile.Profile(), 0, Clock()
+    prof.enable()
+    for _ in range(repeat):
+        for item in items:
+            frames += scan_video(item, cfg).manifest["frames_sampled"]
+    prof.disable()
+    wall, _ = clock.read()
+    # pstats keeps (file, line, name) -> (calls, primitive calls, tottime, cumtime, callers)
+    stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+    out: dict[str, object] = {"profiled_frames": frames, "scan_ms_per_frame": 1e3 * wall / frames}
+    for label, func in STAGES:
+        code = func.__code__
+        key = (code.co_filename, code.co_firstlineno, code.co_name)
+        cum = stats[key][3] if key in stats else 0.0
+        out[f"{label} (ms/frame)"] = round(1e3 * cum / frames, 3)
+    return out
+
+
 def main() -> None:
     """Run the chosen measurements once and print the figures as JSON."""
     parser = argparse.ArgumentParser()
@@ -262,7 +306,9 @@ def main() -> None:
     parser.add_argument("--seed-frames", type=int, default=60, help="frames per clip, seeds' way")
     parser.add_argument("--repeat", type=int, default=3, help="scan and decode runs; best kept")
     parser.add_argument("--set", action="append", default=[], help="scan setting key=value")
-    parser.add_argument("--parts", default="speed,memory,ray", help="any of speed,memory,ray")
+    parser.add_argument(
+        "--parts", default="speed,memory,ray", help="any of speed,memory,ray,profile"
+    )
     parser.add_argument(
         "--ray-copies", type=int, default=3, help="Ray part: also an archive of N x the clips"
     )
@@ -273,6 +319,8 @@ def main() -> None:
     if "speed" in parts:
         figures = speed(cfg, args.clips, args.seed_frames, args.repeat)
         print(json.dumps(figures, indent=1), flush=True)
+    if "profile" in parts:
+        print(json.dumps(profile(cfg, args.clips, args.repeat), indent=1), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         if "memory" in parts:
             print(json.dumps(memory(Path(tmp)), indent=1), flush=True)

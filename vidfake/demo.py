@@ -57,6 +57,7 @@ class DemoReport:
     scores: Path
     auc: float
     fakes_above_reals: bool
+    margin: float  # lowest fake score minus highest real score (> 0: separated; NaN: a class lacks)
     scan: ScanSummary
     score: ScoreSummary
     seconds: float
@@ -140,9 +141,19 @@ def run_demo(
     scored = [r for r in summary.rows if r["status"] == "ok"]
     fake_scores = [float(r["score"]) for r in scored if int(r["label"]) == 1]
     real_scores = [float(r["score"]) for r in scored if int(r["label"]) == 0]
-    above = bool(fake_scores and real_scores and min(fake_scores) > max(real_scores))
+    margin = min(fake_scores) - max(real_scores) if fake_scores and real_scores else float("nan")
     report = DemoReport(
-        out, archive, shards, scores, auc, above, scan, summary, time.perf_counter() - t0, notes
+        out,
+        archive,
+        shards,
+        scores,
+        auc,
+        bool(margin > 0),
+        margin,
+        scan,
+        summary,
+        time.perf_counter() - t0,
+        notes,
     )
     (out / "report.json").write_text(
         json.dumps(
@@ -150,7 +161,8 @@ def run_demo(
                 "model": str(scorer.path),
                 "videos": summary.total,
                 "auc": auc,
-                "fakes_above_reals": above,
+                "fakes_above_reals": report.fakes_above_reals,
+                "margin": None if math.isnan(margin) else margin,
                 "seconds": report.seconds,
                 "scores": str(scores),
                 "shards": str(shards),

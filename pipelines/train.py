@@ -81,7 +81,6 @@ def train_loop(config: dict[str, Any]) -> None:
     from vidfake.config import from_dict
     from vidfake.evaluate import eval_dataset
     from vidfake.loader import count_sequences
-    from vidfake.models.tta import with_tta
     from vidfake.sequences import SequenceTransform
     from vidfake.train import (
         TrainConfig,
@@ -123,7 +122,7 @@ def train_loop(config: dict[str, Any]) -> None:
         row["workers"] = world
         if rank == 0:
             net = model.module if hasattr(model, "module") else model
-            val, threshold = validate(with_tta(net, cfg.tta), val_ds, cfg.optim.batch_size, device)
+            val, threshold = validate(net, val_ds, cfg.optim.batch_size, device, cfg.tta)
             row.update(val, threshold=threshold, seconds=time.perf_counter() - start)
             meta = checkpoint_meta(
                 cfg, preprocess, net, epoch=epoch + 1, threshold=threshold, metrics=row

@@ -52,7 +52,7 @@ def h264_round_trip(frames: list[np.ndarray], crf: int) -> list[np.ndarray]:
         stream = out.add_stream("libx264", rate=10)
         stream.width, stream.height, stream.pix_fmt = w + w % 2, h + h % 2, "yuv420p"
         stream.options = {"crf": str(int(crf)), "preset": "ultrafast"}
-        stream.codec_context.thread_count = 1  # the same round trip whatever the cores
+        stream.codec_context.thread_count = 1  # x264's output would follow the machine's cores
         for f in frames:
             img = np.ascontiguousarray(np.pad(f, pad, mode="edge"))
             out.mux(stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))

@@ -131,7 +131,7 @@ class Scorer:
             raise ValueError(f"unknown aggregate {aggregate!r}; choose one of {AGGREGATES}")
         self.path = resolve_model(model)
         self.model, self.meta = load_checkpoint(self.path, device, tta)
-        self.tta = str(self.meta["tta"])
+        self.tta = self.meta["tta"]
         self.device = device
         self.transform = SequenceTransform.from_cfg(self.meta["preprocess"])
         self.uses_eyes = bool(self.meta.get("uses_eyes"))

@@ -142,7 +142,7 @@ def render_frames(
         stream = out.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height = width, height
         stream.pix_fmt = _pix_fmt(codec, width, height)
-        stream.codec_context.thread_count = 1  # the same bytes whatever the machine's cores
+        stream.codec_context.thread_count = 1  # x264's output would follow the machine's cores
         if rotation:
             stream.set_display_rotation(rotation)
         for frame in _chain_arrays(first, it):

@@ -218,10 +218,15 @@ def train_steps(
 
 
 def validate(
-    model: nn.Module, dataset: ShardSequenceDataset, batch_size: int, device: str
+    model: nn.Module,
+    dataset: ShardSequenceDataset,
+    batch_size: int,
+    device: str,
+    tta: str = "none",
 ) -> tuple[dict[str, Any], float]:
-    """Validation metrics (prefixed `val_`) and the threshold chosen on them."""
-    preds = predict(model, DataLoader(dataset, batch_size=batch_size), device)
+    """Validation metrics (prefixed `val_`) and the threshold chosen on them, with the model
+    under the test-time augmentation `tta` that its checkpoint will record."""
+    preds = predict(with_tta(model, tta), DataLoader(dataset, batch_size=batch_size), device)
     if preds.empty:
         raise ValueError(f"{dataset.shards_dir}: no labelled sequences in the validation split")
     threshold = choose_threshold(preds["label"], preds["prob"])
@@ -368,7 +373,7 @@ def train(
                 f"epoch {epoch + 1}",
             )
         )
-        val, threshold = validate(with_tta(model, cfg.tta), val_ds, cfg.optim.batch_size, device)
+        val, threshold = validate(model, val_ds, cfg.optim.batch_size, device, cfg.tta)
         row.update(val, threshold=threshold, seconds=time.perf_counter() - start)
         score = float(val.get(f"val_{cfg.monitor}", math.nan))
         improved = _better(score, state["best"])

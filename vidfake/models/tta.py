@@ -24,9 +24,9 @@ def check_tta(mode: str) -> str:
 class FlipTTA(nn.Module):
     """A model whose logit is the mean of its logits on the input and its horizontal mirror.
 
-    Faces `x` are `(..., H, W)` (or None for an eye-only model); eye patches `(B, T, 2, C, h, w)` are mirrored and swapped
-    (the left eye of the mirror image is the right eye of the face); blink statistics do not
-    depend on the side and pass through unchanged.
+    Faces `x` are `(..., H, W)` (None for an eye-only model); eye patches `(B, T, 2, C, h, w)`
+    are mirrored and swapped (the left eye of the mirror image is the right eye of the face);
+    blink statistics do not depend on the side and pass through unchanged.
     """
 
     def __init__(self, model: nn.Module) -> None:

@@ -176,8 +176,8 @@ def _open_writer(
     stream.width, stream.height = width, height
     even = width % 2 == 0 and height % 2 == 0
     stream.pix_fmt = "yuv420p" if even or name != "libx264" else "yuv444p"
-    # one encoder thread: x264's output depends on its thread count, which follows the cores,
-    # so a seeded fake comes out byte for byte the same on every machine
+    # one encoder thread: x264's output depends on its thread count, which would follow the
+    # machine's cores (sizes that are not multiples of 16 can still vary run to run)
     stream.codec_context.thread_count = 1
     if name == "libx264":
         stream.options = {"crf": str(crf), "preset": "veryfast"}

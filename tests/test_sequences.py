@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -178,3 +179,23 @@ def test_missing_shards_are_a_clear_error(tmp_path: Path) -> None:
         ShardSequenceDataset(tmp_path, _transform())
     with pytest.raises(ValueError, match="balance"):
         ShardSequenceDataset(tmp_path, _transform(), balance="weights")
+
+
+def test_sharpening_raises_edge_contrast_and_never_comes_with_blur(sample_dir) -> None:
+    import decord
+
+    face = decord.VideoReader(str(sample_dir / "clips" / "retalking_5.mp4"))[0].asnumpy()
+    face = np.ascontiguousarray(face[100:260, 100:260])
+    aug = SequenceAugment(AugmentConfig(flip=0, jpeg=0, blur=0, downscale=0, color=0, sharpen=1.0))
+    p = aug.sample(np.random.default_rng(0))
+    assert 0.3 <= p["sharpen"] <= 1.5 and "blur" not in p
+    sharp = aug.apply(face, p)
+    lap = [
+        cv2.Laplacian(cv2.cvtColor(x, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var() for x in (face, sharp)
+    ]
+    assert lap[1] > 1.2 * lap[0], f"an unsharp mask raises the Laplacian variance: {lap}"
+    assert np.abs(sharp.astype(int) - face).mean() < 8, "it sharpens the picture, not replaces it"
+    both = SequenceAugment(AugmentConfig(blur=1.0, sharpen=1.0)).sample(np.random.default_rng(0))
+    assert "blur" in both and "sharpen" not in both
+    off = SequenceAugment(AugmentConfig()).sample(np.random.default_rng(0))
+    assert "sharpen" not in off, "off by default, so existing recipes draw what they drew"

@@ -169,6 +169,22 @@ def test_aligned_draws_keep_the_source_in_place_and_change_nothing_else():
         SelfBlend(p_aligned=1.5)
 
 
+def test_sharpen_share_picks_the_frequency_change_and_nothing_else():
+    """`p_sharpen` 1 or 0 sharpens or blurs every source; every other parameter is the draw
+    the default (an even share) makes with the same seed."""
+    plain = [SelfBlend().sample_params(seed) for seed in range(100)]
+    sharp = [SelfBlend(p_sharpen=1.0).sample_params(seed) for seed in range(100)]
+    soft = [SelfBlend(p_sharpen=0.0).sample_params(seed) for seed in range(100)]
+    assert 30 <= sum(p.sharpness > 0 for p in plain) <= 70
+    assert all(p.sharpness > 0 for p in sharp) and all(p.sharpness < 0 for p in soft)
+    for a, b, c in zip(plain, sharp, soft, strict=True):
+        assert dataclasses.replace(a, sharpness=0.0) == dataclasses.replace(b, sharpness=0.0)
+        assert dataclasses.replace(a, sharpness=0.0) == dataclasses.replace(c, sharpness=0.0)
+        assert a.sharpness in (b.sharpness, c.sharpness)
+    with pytest.raises(ValueError, match="p_sharpen"):
+        SelfBlend(p_sharpen=-0.1)
+
+
 def test_bad_input_is_refused_clearly(face):
     crop, lm = face
     with pytest.raises(ValueError, match="5 MTCNN points or 68"):

@@ -1,11 +1,11 @@
 """Augmentations that matter for deepfakes, drawn once per sequence and applied to every frame.
 
-JPEG re-compression, an H.264 round trip of the whole sequence, blur, downscaling, colour jitter
-and horizontal flips mimic how videos are shared; one parameter draw per sequence keeps the
-frames consistent, so a temporal model never sees flicker the augmentation made. Compressing
-reals and pseudo-fakes alike after the blend also hides the one trace a blend on stored crops
-has and a blend in a video does not: the blended region lost the crop's JPEG history. Nothing
-that erases blending traces (cutout, mixup, strong warps) is on by default.
+JPEG re-compression, an H.264 round trip of the whole sequence, blur or sharpening, downscaling,
+colour jitter and horizontal flips mimic how videos are shared; one parameter draw per sequence
+keeps the frames consistent, so a temporal model never sees flicker the augmentation made.
+Compressing reals and pseudo-fakes alike after the blend also hides the one trace a blend on
+stored crops has and a blend in a video does not: the blended region lost the crop's JPEG
+history. Nothing that erases blending traces (cutout, mixup, strong warps) is on by default.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import av
 import cv2
 import numpy as np
 
+SHARPEN_SIGMA = 1.0  # pixels: the radius of the unsharp mask, as phone and editor filters use
+
 
 @dataclass
 class AugmentConfig:
@@ -28,6 +30,8 @@ class AugmentConfig:
     jpeg_quality: tuple[int, int] = (60, 95)  # quality range of the re-compression
     blur: float = 0.1  # probability of a Gaussian blur
     blur_sigma: tuple[float, float] = (0.3, 1.2)  # sigma range of the blur, in pixels
+    sharpen: float = 0.0  # probability of an unsharp mask over the whole crop (never with blur)
+    sharpen_amount: tuple[float, float] = (0.3, 1.5)  # strength range of that unsharp mask
     downscale: float = 0.2  # probability of downscaling then upscaling back
     downscale_factor: tuple[float, float] = (0.5, 0.9)  # scale range of the downscaling
     color: float = 0.3  # probability of brightness/contrast/saturation jitter
@@ -82,6 +86,8 @@ class SequenceAugment:
             p["jpeg"] = int(rng.integers(c.jpeg_quality[0], c.jpeg_quality[1] + 1))
         if rng.random() < c.blur:
             p["blur"] = float(rng.uniform(*c.blur_sigma))
+        elif c.sharpen > 0 and rng.random() < c.sharpen:
+            p["sharpen"] = float(rng.uniform(*c.sharpen_amount))
         if rng.random() < c.downscale:
             p["downscale"] = float(rng.uniform(*c.downscale_factor))
         if rng.random() < c.color:
@@ -118,6 +124,10 @@ class SequenceAugment:
             out = np.clip(f, 0, 255).astype(np.uint8)
         if "blur" in p:
             out = cv2.GaussianBlur(np.ascontiguousarray(out), (0, 0), p["blur"])
+        if "sharpen" in p:
+            f = np.ascontiguousarray(out).astype(np.float32)
+            f += p["sharpen"] * (f - cv2.GaussianBlur(f, (0, 0), SHARPEN_SIGMA))
+            out = np.clip(np.rint(f), 0, 255).astype(np.uint8)
         if "downscale" in p:
             h, w = out.shape[:2]
             small = (max(1, round(w * p["downscale"])), max(1, round(h * p["downscale"])))

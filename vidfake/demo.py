@@ -42,9 +42,12 @@ DEMO_CLIPS = (
 FAKE_SOURCES = 4
 CLIP_SECONDS = 4.0
 # The demo's fakes are drawn from the visible end of the training blend ranges (blend weight
-# 0.8-1 at the mask core, value shift 0.06-0.12), so a reviewer can see what gets flagged.
-# The model card's held-out figures use the full ranges (`SelfBlend()`), faint draws included.
-DEMO_BLEND = {"ratio": (0.8, 1.0), "p_full_ratio": 0.5, "value": (0.06, 0.12)}
+# 0.8-1 at the mask core, value shift 0.06-0.12) with a softened source (never a sharpened one:
+# the shipped detector sees blurred sources better, held-out twins AUC 0.86 against 0.80, and a
+# sharpened, darkened draw tied with a real clip), so a reviewer sees what gets flagged. The
+# model card's held-out figures use the full ranges (`SelfBlend()`), faint and sharpened draws
+# included.
+DEMO_BLEND = {"ratio": (0.8, 1.0), "p_full_ratio": 0.5, "value": (0.06, 0.12), "p_sharpen": 0.0}
 
 
 @dataclass

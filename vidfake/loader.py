@@ -240,7 +240,8 @@ class ShardSequenceDataset(IterableDataset):
     the sequence's identity, so the figures do not move between runs. `pseudo_pairs`
     (training): every real sequence is followed by a fake of it with a fresh blend draw and the
     same augmentation draw, so the pair differs by the blend alone. `pseudo_aligned`: the share
-    of the fakes (twins included) whose source is not moved (`SelfBlend.p_aligned`).
+    of the fakes (twins included) whose source is not moved (`SelfBlend.p_aligned`);
+    `pseudo_sharpen` the share whose source is sharpened rather than blurred.
     """
 
     def __init__(
@@ -263,6 +264,7 @@ class ShardSequenceDataset(IterableDataset):
         with_blink: bool = False,
         pseudo_pairs: bool = False,
         pseudo_aligned: float = 0.0,
+        pseudo_sharpen: float = 0.5,
     ) -> None:
         if balance not in BALANCE_MODES:
             raise ValueError(f"balance must be one of {BALANCE_MODES}, got {balance!r}")
@@ -295,7 +297,7 @@ class ShardSequenceDataset(IterableDataset):
         if self.geometry:  # the synth package loads its video tools: only when blending
             from vidfake.synth.sbi import SelfBlend
 
-            self.blender = SelfBlend(p_aligned=pseudo_aligned)
+            self.blender = SelfBlend(p_aligned=pseudo_aligned, p_sharpen=pseudo_sharpen)
         self.crop = crop_settings(shards_dir) if self.geometry else {}
         self.with_blink = with_blink
         self.blink_fps = blink_rate_of(shards_dir) if with_blink else None

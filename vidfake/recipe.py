@@ -131,11 +131,16 @@ def train_model(out: Path, threads: int = 2, stop_after: int | None = None) -> P
 
 
 def pseudo_fake_metrics(
-    ckpt: Path, shards: Path, split: str = "test", aligned: bool = False
+    ckpt: Path,
+    shards: Path,
+    split: str = "test",
+    aligned: bool = False,
+    sharpen: float = 0.5,
 ) -> dict[str, Any]:
     """(a) Held-out identities: each real sequence against its seeded self-blended twin;
     (c) with `aligned`, twins whose source is not moved, so only colour, frequency and the
-    mask edge give them away (the demo's missed fake is such a blend, docs/synthetic.md)."""
+    mask edge give them away (docs/synthetic.md); `sharpen` 1 or 0: the same twins with the
+    source sharpened, or blurred, every time (which frequency change the detector sees)."""
     from torch.utils.data import DataLoader
 
     from vidfake.checkpoint import load_checkpoint
@@ -153,6 +158,7 @@ def pseudo_fake_metrics(
         pseudo_twins=True,
         with_blink=bool(meta.get("uses_blink")),
         pseudo_aligned=1.0 if aligned else 0.0,
+        pseudo_sharpen=sharpen,
     )
     preds = predict(model, DataLoader(ds, batch_size=16))
     return evaluate_predictions(preds, float(meta["threshold"]))
@@ -211,6 +217,8 @@ def evaluate(out: Path, ckpt: Path | None = None) -> dict[str, Any]:
         "held_out_identities": sorted({i.group for i in clip_items() if i.split == "test"}),
         "pseudo_fake_test": pseudo_fake_metrics(ckpt, out / "shards"),
         "pseudo_fake_aligned_test": pseudo_fake_metrics(ckpt, out / "shards", aligned=True),
+        "pseudo_fake_sharpened_test": pseudo_fake_metrics(ckpt, out / "shards", sharpen=1.0),
+        "pseudo_fake_softened_test": pseudo_fake_metrics(ckpt, out / "shards", sharpen=0.0),
         "synthetic_videos_test": synthetic_video_metrics(ckpt, out / "e2e"),
     }
     target.write_text(json.dumps(metrics, indent=2, default=float))

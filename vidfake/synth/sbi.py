@@ -78,10 +78,12 @@ class SelfBlend:
         p_full_ratio: float = 0.4,
         flicker: float = 0.15,
         p_aligned: float = 0.0,
+        p_sharpen: float = 0.5,
     ) -> None:
         """Set the ranges; `flicker` is the per-frame perturbation relative to each range;
         `p_aligned` is the share of draws whose source stays in place (scale 1, no shift), so
-        the blend shows only its colour, frequency and mask edge (docs/synthetic.md)."""
+        the blend shows only its colour, frequency and mask edge (docs/synthetic.md);
+        `p_sharpen` the share whose source is sharpened rather than blurred."""
         self.hue, self.saturation, self.value, self.rgb = hue, saturation, value, rgb
         self.contrast, self.sharpen, self.blur, self.scale = contrast, sharpen, blur, scale
         self.shift, self.mask_scale, self.elastic = shift, mask_scale, elastic
@@ -91,13 +93,20 @@ class SelfBlend:
         if not 0.0 <= p_aligned <= 1.0:
             raise ValueError(f"p_aligned is a probability in [0, 1], got {p_aligned}")
         self.p_aligned = p_aligned
+        if not 0.0 <= p_sharpen <= 1.0:
+            raise ValueError(f"p_sharpen is a probability in [0, 1], got {p_sharpen}")
+        self.p_sharpen = p_sharpen
 
     def sample_params(self, rng: RngLike = None) -> SBIParams:
         """Draw one parameter set; reuse it for every frame of a sequence."""
         rng = np.random.default_rng(rng)
         decay = 1.0 / np.arange(1, self.harmonics + 1)[:, None]
         wobble = rng.normal(0.0, self.elastic, (self.harmonics, 2)) * decay
-        sharp = rng.uniform(*self.sharpen) if rng.random() < 0.5 else -rng.uniform(*self.blur)
+        sharp = (
+            rng.uniform(*self.sharpen)
+            if rng.random() < self.p_sharpen
+            else -rng.uniform(*self.blur)
+        )
         ratio = 1.0 if rng.random() < self.p_full_ratio else rng.uniform(*self.ratio)
         params = SBIParams(
             hsv_shift=(

@@ -21,6 +21,11 @@ import numpy as np
 SHARPEN_SIGMA = 1.0  # pixels: the radius of the unsharp mask, as phone and editor filters use
 
 
+def unsharp_mask(img: np.ndarray, amount: float, sigma: float) -> np.ndarray:
+    """`img` (float) plus `amount` times its detail above a Gaussian of `sigma` pixels."""
+    return img + amount * (img - cv2.GaussianBlur(img, (0, 0), sigma))
+
+
 @dataclass
 class AugmentConfig:
     """Probabilities and ranges of the per-sequence augmentations (0 disables one)."""
@@ -125,8 +130,7 @@ class SequenceAugment:
         if "blur" in p:
             out = cv2.GaussianBlur(np.ascontiguousarray(out), (0, 0), p["blur"])
         if "sharpen" in p:
-            f = np.ascontiguousarray(out).astype(np.float32)
-            f += p["sharpen"] * (f - cv2.GaussianBlur(f, (0, 0), SHARPEN_SIGMA))
+            f = unsharp_mask(out.astype(np.float32), p["sharpen"], SHARPEN_SIGMA)
             out = np.clip(np.rint(f), 0, 255).astype(np.uint8)
         if "downscale" in p:
             h, w = out.shape[:2]

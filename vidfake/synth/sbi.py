@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from vidfake.augment import unsharp_mask
 from vidfake.synth.mask import (
     check_landmarks,
     deform_polygon,
@@ -232,8 +233,7 @@ class SelfBlend:
         mean = src.mean(axis=(0, 1), keepdims=True)
         src = (src - mean) * p.contrast + mean + p.brightness
         if p.sharpness > 0:
-            soft = cv2.GaussianBlur(src, (0, 0), sigmaX=max(0.01 * size, 0.8))
-            src = src + p.sharpness * (src - soft)
+            src = unsharp_mask(src, p.sharpness, max(0.01 * size, 0.8))
         elif p.sharpness < 0:
             src = cv2.GaussianBlur(src, (0, 0), sigmaX=max(-p.sharpness * size, 0.5))
         return np.clip(src, 0.0, 1.0)

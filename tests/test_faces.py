@@ -11,6 +11,7 @@ import pytest
 from vidfake import testmedia
 from vidfake.config import DetectConfig, TrackConfig
 from vidfake.faces.crop import (
+    area_resize,
     crop_face,
     decode_jpeg,
     encode_jpeg,
@@ -204,3 +205,20 @@ def test_crops_and_sharpness(sample_dir):
     assert back.shape == face.shape and np.abs(back.astype(int) - face).mean() < 3
     with pytest.raises(ValueError):
         decode_jpeg(b"not a jpeg")
+
+
+def test_area_resize_gives_opencvs_uint8_pixels(sample_dir):
+    """The float32 route is a speed-up only: the stored crops keep OpenCV's uint8 pixels."""
+    rng = np.random.default_rng(0)
+    photo = _rgb(sample_dir / "photos" / "face_recognition" / "obama.jpg")
+    cases = [(photo, (224, 224)), (photo[:306, :306], (224, 224)), (photo[:235, :235], (48, 48))]
+    cases.append((photo[:448, :448], (224, 224)))  # a whole factor: OpenCV's own fast path
+    for _ in range(40):
+        h, w = (int(v) for v in rng.integers(40, 500, 2))
+        size = (int(rng.integers(8, w)), int(rng.integers(8, h)))
+        cases.append((rng.integers(0, 256, (h, w, 3), dtype=np.uint8), size))
+    for img, size in cases:
+        want = cv2.resize(np.ascontiguousarray(img), size, interpolation=cv2.INTER_AREA)
+        got = area_resize(np.ascontiguousarray(img), size)
+        assert got.dtype == np.uint8 and got.shape == want.shape
+        assert np.array_equal(got, want), (img.shape, size)

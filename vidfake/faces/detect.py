@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import torch
 from facenet_pytorch import MTCNN
 
 from vidfake.config import DetectConfig
-from vidfake.faces.crop import crop_face, face_square, square_origin
+from vidfake.faces.crop import area_resize, crop_face, face_square, square_origin
 from vidfake.faces.mtcnn import Cascade
 
 _MTCNN_SMALLEST = 20  # pixels: MTCNN's default and reliable smallest face
@@ -141,7 +140,7 @@ def _resize_all(frames: np.ndarray, scale: float) -> np.ndarray:
         return frames
     h, w = frames.shape[1:3]
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
+    return np.stack([area_resize(f, size) for f in frames])
 
 
 class SequenceDetector:

@@ -132,15 +132,29 @@ def ten_times_longer(src: Path, dst: Path) -> Path:
     return testmedia.render_frames((f for _ in range(10) for f in frames), dst, 30)
 
 
+def box_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy since boot (Linux `/proc/stat`: every
+    process, Ray's and the driver's included); NaN where there is no `/proc/stat`."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return float("nan")
+    ticks = [int(v) for v in fields]
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def ray_rate(
     items: list[DatasetItem], out: Path, cfg: ScanConfig, workers: int
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float, float]:
     """build_shards with `workers` tasks in flight on the running Ray: (sampled frames/s,
     seconds the videos took inside their tasks, summed; the fraction of the workers' wall time
-    spent inside tasks)."""
+    spent inside tasks; the machine's busy CPU seconds over the run)."""
+    busy = box_busy_seconds()
     summary = build_shards(items, out, cfg, workers=workers, force=True, progress=False)
+    busy = box_busy_seconds() - busy
     task_s = float(sum(read_manifest(out).column("seconds").to_pylist()))
-    return summary.frames_per_s, task_s, task_s / (summary.seconds * workers)
+    return summary.frames_per_s, task_s, task_s / (summary.seconds * workers), busy
 
 
 def speed(cfg: ScanConfig, clips: int, seed_frames: int, repeat: int) -> dict[str, object]:
@@ -237,9 +251,10 @@ def ray_workers(tmp: Path, cfg: ScanConfig, copies: int) -> dict[str, float]:
     ray_rate(archive_copies(tmp, 1)[:2], tmp / "warm", cfg, 2)  # start both workers, load MTCNN
     for n in sorted({1, copies}):
         items = archive_copies(tmp, n)
-        one, one_task_s, one_busy = ray_rate(items, tmp / f"one{n}", cfg, 1)
-        two, two_task_s, two_busy = ray_rate(items, tmp / f"two{n}", cfg, 2)
+        one, one_task_s, one_busy, one_cpu_s = ray_rate(items, tmp / f"one{n}", cfg, 1)
+        two, two_task_s, two_busy, two_cpu_s = ray_rate(items, tmp / f"two{n}", cfg, 2)
         v = len(items)
+        frames = sum(read_manifest(tmp / f"one{n}").column("frames_sampled").to_pylist())
         results.update(
             {
                 f"ray_1_worker_fps_{v}": one,
@@ -251,6 +266,11 @@ def ray_workers(tmp: Path, cfg: ScanConfig, copies: int) -> dict[str, float]:
                 f"worker_busy_1_{v}": one_busy,
                 f"worker_busy_2_{v}": two_busy,
                 f"task_seconds_2_over_1_{v}": two_task_s / one_task_s,
+                # The machine as a whole: cores kept busy (workers, Ray, the driver), and CPU
+                # seconds for the same videos; speedup = cores ratio / CPU-seconds ratio.
+                f"box_cores_busy_1_{v}": one_cpu_s * one / frames,
+                f"box_cores_busy_2_{v}": two_cpu_s * two / frames,
+                f"box_cpu_seconds_2_over_1_{v}": two_cpu_s / one_cpu_s,
             }
         )
     ray.shutdown()

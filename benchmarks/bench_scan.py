@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -160,17 +161,29 @@ def box_busy_seconds() -> float:
     return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def ray_rate(
-    items: list[DatasetItem], out: Path, cfg: ScanConfig, workers: int
-) -> tuple[float, float, float, float]:
-    """build_shards with `workers` tasks in flight on the running Ray: (sampled frames/s,
-    seconds the videos took inside their tasks, summed; the fraction of the workers' wall time
-    spent inside tasks; the machine's busy CPU seconds over the run)."""
+class RayRun(NamedTuple):
+    """One build_shards run on the running Ray."""
+
+    fps: float  # sampled frames/s
+    task_s: float  # seconds the videos took inside their tasks, summed
+    worker_busy: float  # the fraction of the workers' wall time spent inside tasks
+    cpu_s: float  # the machine's busy CPU seconds over the run (workers, Ray, the driver)
+    cores_busy: float  # cpu_s over the run's wall time
+
+
+def ray_rate(items: list[DatasetItem], out: Path, cfg: ScanConfig, workers: int) -> RayRun:
+    """build_shards with `workers` tasks in flight on the running Ray."""
     busy = box_busy_seconds()
     summary = build_shards(items, out, cfg, workers=workers, force=True, progress=False)
     busy = box_busy_seconds() - busy
     task_s = float(sum(read_manifest(out).column("seconds").to_pylist()))
-    return summary.frames_per_s, task_s, task_s / (summary.seconds * workers), busy
+    return RayRun(
+        summary.frames_per_s,
+        task_s,
+        task_s / (summary.seconds * workers),
+        busy,
+        busy / summary.seconds,
+    )
 
 
 def speed(cfg: ScanConfig, clips: int, seed_frames: int, repeat: int) -> dict[str, object]:
@@ -280,26 +293,25 @@ def ray_workers(tmp: Path, cfg: ScanConfig, copies: int) -> dict[str, float]:
     ray_rate(archive_copies(tmp, 1)[:2], tmp / "warm", cfg, 2)  # start both workers, load MTCNN
     for n in sorted({1, copies}):
         items = archive_copies(tmp, n)
-        one, one_task_s, one_busy, one_cpu_s = ray_rate(items, tmp / f"one{n}", cfg, 1)
-        two, two_task_s, two_busy, two_cpu_s = ray_rate(items, tmp / f"two{n}", cfg, 2)
+        one = ray_rate(items, tmp / f"one{n}", cfg, 1)
+        two = ray_rate(items, tmp / f"two{n}", cfg, 2)
         v = len(items)
-        frames = sum(read_manifest(tmp / f"one{n}").column("frames_sampled").to_pylist())
         results.update(
             {
-                f"ray_1_worker_fps_{v}": one,
-                f"ray_2_workers_fps_{v}": two,
-                f"ray_speedup_{v}": two / one,
+                f"ray_1_worker_fps_{v}": one.fps,
+                f"ray_2_workers_fps_{v}": two.fps,
+                f"ray_speedup_{v}": two.fps / one.fps,
                 # Where a shortfall from 2x comes from: time the workers sat outside a task
                 # (Ray, the driver, the tail), or the same videos taking longer inside their
                 # tasks when two run at once.
-                f"worker_busy_1_{v}": one_busy,
-                f"worker_busy_2_{v}": two_busy,
-                f"task_seconds_2_over_1_{v}": two_task_s / one_task_s,
+                f"worker_busy_1_{v}": one.worker_busy,
+                f"worker_busy_2_{v}": two.worker_busy,
+                f"task_seconds_2_over_1_{v}": two.task_s / one.task_s,
                 # The machine as a whole: cores kept busy (workers, Ray, the driver), and CPU
                 # seconds for the same videos; speedup = cores ratio / CPU-seconds ratio.
-                f"box_cores_busy_1_{v}": one_cpu_s * one / frames,
-                f"box_cores_busy_2_{v}": two_cpu_s * two / frames,
-                f"box_cpu_seconds_2_over_1_{v}": two_cpu_s / one_cpu_s,
+                f"box_cores_busy_1_{v}": one.cores_busy,
+                f"box_cores_busy_2_{v}": two.cores_busy,
+                f"box_cpu_seconds_2_over_1_{v}": two.cpu_s / one.cpu_s,
             }
         )
     ray.shutdown()

@@ -10,8 +10,11 @@ from vidfake import testmedia
 from vidfake.video import (
     DECORD,
     PYAV,
+    DecodeReport,
     VideoError,
+    VideoInfo,
     check_strategy,
+    choose_decoder,
     probe,
     sample_frames,
     sample_plan,
@@ -80,8 +83,10 @@ def test_rotation_is_applied(sample_dir, tmp_path):
 def test_pyav_fallback_reads_what_decord_refuses(tmp_path):
     tiny = testmedia.make_damaged("tiny_frames", tmp_path / "tiny.mp4")
     info = probe(tiny)
-    assert info.decoder == PYAV and info.frames > 0
-    batches = list(sample_frames(tiny, "all", chunk_size=4))
+    assert info.frames > 0
+    report = DecodeReport()
+    batches = list(sample_frames(tiny, "all", chunk_size=4, report=report))
+    assert report.decoder == PYAV
     assert sum(len(b.indices) for b in batches) == info.frames
     assert batches[0].frames.shape[1:] == (info.height, info.width, 3)
 
@@ -105,3 +110,95 @@ def test_damaged_files_raise_a_plain_reason(sample_dir, tmp_path, kind, reason):
 def test_missing_file(tmp_path):
     with pytest.raises(VideoError, match="not found"):
         probe(tmp_path / "nope.mp4")
+
+
+def _pattern(n: int, height: int = 96, width: int = 128) -> list[np.ndarray]:
+    """Synthetic frames whose content differs frame to frame (a moving square on gradients)."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    frames = []
+    for i in range(n):
+        img = np.stack([(xx * 2 + i * 3) % 256, (yy * 2 + i) % 256, (xx + yy + 5 * i) % 256], -1)
+        img = img.astype(np.uint8)
+        top, left = (2 * i) % (height - 24), (3 * i) % (width - 24)
+        img[top : top + 24, left : left + 24] = 255
+        frames.append(img)
+    return frames
+
+
+def _sequential(path) -> list[np.ndarray]:
+    import av
+
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+def test_high444_with_many_keyframes_matches_the_sequential_decode(tmp_path):
+    """A High 4:4:4 Predictive clip (keyframe every 50) is read forward: frames equal bit for bit."""
+    clip = testmedia.render_frames(
+        _pattern(200), tmp_path / "444.mp4", 25, pix_fmt="yuv444p", options={"g": "50"}
+    )
+    info = probe(clip)
+    assert "High 4:4:4 Predictive" in info.codec and info.keyframes[:4] == (0, 50, 100, 150)
+    assert not info.random_access_safe and info.decoder == PYAV
+    ref = _sequential(clip)
+    for strategy in ("uniform:9", "clip:8@5", "clip:6@10x3", "all"):
+        report = DecodeReport()
+        batches = list(sample_frames(clip, strategy, chunk_size=7, report=report))
+        idx = np.concatenate([b.indices for b in batches])
+        assert idx.tolist() == sample_plan(strategy, 200, 25)[0].tolist()
+        frames = np.concatenate([b.frames for b in batches])
+        assert all(np.array_equal(f, ref[i]) for f, i in zip(frames, idx, strict=True))
+        assert report.decoder == PYAV and report.damaged == 0
+
+
+@pytest.mark.parametrize("suffix", [".264", ".h264"])
+def test_raw_annexb_streams_are_read_forward(tmp_path, suffix):
+    clip = testmedia.render_frames(_pattern(40), tmp_path / f"raw{suffix}", 25)
+    info = probe(clip)
+    assert info.frames == 40 and not info.seekable
+    batches = list(sample_frames(clip, "uniform:5"))
+    ref = _sequential(clip)
+    assert [int(i) for b in batches for i in b.indices] == [0, 10, 20, 29, 39]
+    assert all(
+        np.array_equal(f, ref[i]) for b in batches for f, i in zip(b.frames, b.indices, strict=True)
+    )
+
+
+def test_flipped_bytes_cost_only_the_damaged_frames(tmp_path):
+    """Decord aborts such a clip at its first bad packet; the forward read keeps the rest."""
+    bad = testmedia.make_damaged("bit_flips", tmp_path / "flipped.mp4")
+    with pytest.raises(decord.DECORDError):
+        decord.VideoReader(str(bad)).get_batch(list(range(60)))
+    report = DecodeReport()
+    got = sum(len(b.indices) for b in sample_frames(bad, "all", report=report))
+    assert report.damaged > 0 and got == 60 - report.damaged
+
+
+def _info(frames: int, keyframes: tuple[int, ...], safe: bool = True) -> VideoInfo:
+    return VideoInfo(frames, 30.0, 640, 360, frames / 30, 0, DECORD, "", keyframes, True, safe)
+
+
+def test_random_access_only_where_safe_and_worth_it():
+    keys = tuple(range(0, 9000, 250))
+    few = sample_plan("clip:32@10", 9000, 30.0)[0]  # one window in the middle of 5 minutes
+    assert choose_decoder(_info(9000, keys), few) == DECORD
+    assert choose_decoder(_info(9000, keys, safe=False), few) == PYAV  # e.g. High 4:4:4
+    assert choose_decoder(_info(300, keys[:2]), sample_plan("clip:32@10", 300, 30)[0]) == PYAV
+    assert choose_decoder(_info(9000, keys), np.arange(9000)) == PYAV  # `all` reads forward
+
+
+def test_guarded_random_access_equals_forward_on_a_long_clip(tmp_path):
+    """A long High-profile 4:2:0 clip takes Decord's random access; its frames match the decode."""
+    clip = testmedia.render_frames(
+        _pattern(1200, 48, 64), tmp_path / "long.mp4", 30, options={"g": "100"}
+    )
+    info = probe(clip)
+    assert info.random_access_safe
+    report = DecodeReport()
+    batches = list(sample_frames(clip, "clip:8@10", report=report))
+    assert report.decoder == DECORD
+    ref = _sequential(clip)
+    for b in batches:
+        for f, i in zip(b.frames, b.indices, strict=True):
+            assert f.shape == ref[i].shape
+            assert 10 * np.log10(255**2 / max(np.mean((f.astype(float) - ref[i]) ** 2), 1e-9)) > 40

@@ -30,7 +30,14 @@ from vidfake.faces.detect import Detections, FaceDetector, SequenceDetector
 from vidfake.faces.track import build_tracks
 from vidfake.shards.schema import FACE_SCHEMA, STATUS_ERROR, STATUS_NO_FACE, STATUS_OK
 from vidfake.shards.store import FACES_DIR, MANIFEST_DIR, SCAN_CONFIG, ShardWriter, read_manifest
-from vidfake.video import VideoError, VideoInfo, check_strategy, probe, sample_frames
+from vidfake.video import (
+    DecodeReport,
+    VideoError,
+    VideoInfo,
+    check_strategy,
+    probe,
+    sample_frames,
+)
 
 if TYPE_CHECKING:
     from vidfake.datasets import DatasetItem
@@ -115,6 +122,8 @@ def _manifest(item: DatasetItem, cfg: ScanConfig, vid: str, seconds: float) -> d
         "duration": None,
         "rotation": None,
         "decoder": None,
+        "codec": None,
+        "frames_damaged": None,
         "frames_sampled": None,
         "n_faces": 0,
         "n_tracks": 0,
@@ -189,7 +198,7 @@ def _decode_facts(row: dict[str, Any], info: VideoInfo) -> None:
         height=info.height,
         duration=info.duration,
         rotation=info.rotation,
-        decoder=info.decoder,
+        codec=info.codec,
     )
 
 
@@ -210,8 +219,9 @@ def scan_video(
     cands: list[list[_Candidate]] = []
     meta: list[tuple[int, int, float]] = []  # (frame index, clip index, timestamp)
     sequence = SequenceDetector(detector, cfg.detect.refresh)
+    report = DecodeReport()
     try:
-        for batch in sample_frames(item.path, cfg.sampling, cfg.chunk_size, info):
+        for batch in sample_frames(item.path, cfg.sampling, cfg.chunk_size, info, report):
             found = sequence.detect(batch.frames, batch.clip_index)
             for i, frame_dets in enumerate(found):
                 dets.append(frame_dets)
@@ -225,7 +235,13 @@ def scan_video(
         row["error"] = reason
         row["seconds"] = time.perf_counter() - start
         return ScanResult(row, FACE_SCHEMA.empty_table())
+    row["decoder"] = report.decoder
+    row["frames_damaged"] = report.damaged
     row["frames_sampled"] = len(dets)
+    if not dets:
+        row["error"] = f"no frame decoded ({report.damaged} damaged packets)"
+        row["seconds"] = time.perf_counter() - start
+        return ScanResult(row, FACE_SCHEMA.empty_table())
     row["n_faces"] = faces.num_rows
     row["n_tracks"] = len(set(faces.column("track_id").to_pylist()))
     row["status"] = STATUS_OK if faces.num_rows else STATUS_NO_FACE

@@ -22,7 +22,9 @@ DAMAGED_KINDS = (
     "audio_only",
     "one_frame",
     "tiny_frames",
+    "bit_flips",
 )
+FLIPPED_BYTES = 200
 LAYOUTS = ("hstack", "vstack")
 DEFAULT_SOURCE = Path(__file__).resolve().parent / "data" / "clips" / "cosanlab__single_face.mp4"
 TINY_SIDE = 16
@@ -122,11 +124,14 @@ def render_frames(
     fps: float,
     codec: str = "libx264",
     rotation: int | None = None,
+    pix_fmt: str | None = None,
+    options: dict[str, str] | None = None,
 ) -> Path:
     """Encode RGB uint8 frames (H,W,3) into a video file; the container follows dst's suffix.
 
     `rotation` (degrees counter-clockwise) is written as the stream's display matrix, which
-    PyAV reports as `VideoFrame.rotation` and Decord applies when decoding.
+    PyAV reports as `VideoFrame.rotation` and Decord applies when decoding. `pix_fmt` and
+    encoder `options` (e.g. `{"g": "50"}` for a keyframe every 50 frames) override defaults.
     """
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -141,7 +146,9 @@ def render_frames(
     try:
         stream = out.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height = width, height
-        stream.pix_fmt = _pix_fmt(codec, width, height)
+        stream.pix_fmt = pix_fmt or _pix_fmt(codec, width, height)
+        if options:
+            stream.options = dict(options)
         stream.codec_context.thread_count = 1  # x264's output would follow the machine's cores
         if rotation:
             stream.set_display_rotation(rotation)
@@ -275,9 +282,23 @@ def make_damaged(kind: str, dst: str | Path, src: str | Path | None = None) -> P
         timed, fps, _ = _read(src)
         frames = (_resize(frame, (TINY_SIDE, TINY_SIDE)) for _, frame in timed)
         render_frames((f for _, f in zip(range(10), frames, strict=False)), dst, fps)
+    elif kind == "bit_flips":
+        _write_bit_flips(src, dst)
     else:
         _write_truncated(src, dst)
     return dst
+
+
+def _write_bit_flips(src: Path, dst: Path, seed: int = 0) -> None:
+    """A clip with FLIPPED_BYTES bytes inverted in its second third of media data (mild damage)."""
+    cut(src, dst, max_frames=60)
+    data = bytearray(dst.read_bytes())
+    start = data.find(b"mdat") + 8
+    end = data.find(b"moov") if data.find(b"moov") > start else len(data)
+    lo, hi = start + (end - start) // 3, start + 2 * (end - start) // 3
+    for pos in np.random.default_rng(seed).integers(lo, hi, FLIPPED_BYTES):
+        data[pos] ^= 0xFF
+    dst.write_bytes(bytes(data))
 
 
 def _write_truncated(src: Path, dst: Path) -> None:

@@ -1,15 +1,28 @@
-"""Decode videos into sampled RGB frames: Decord in bounded chunks, PyAV when Decord refuses.
+"""Decode videos into sampled RGB frames: the frames a sequential decode gives, in bounded chunks.
 
-`probe(path)` reads the facts of a video; `sample_frames(path, strategy, chunk_size)` yields
-the frames a named sampling strategy asks for, `chunk_size` at a time, so memory follows the
-chunk size and never the video's length. Frames come out upright (display rotation applied).
+`probe(path)` reads the facts of a video and chooses its decode path; `sample_frames(path,
+strategy, chunk_size)` yields the frames a named sampling strategy asks for, `chunk_size` at a
+time, so memory follows the chunk size and never the video's length. Frames come out upright
+(display rotation applied).
+
+Two paths, chosen per video (docs/architecture.md has the figures):
+- `pyav`: PyAV decodes forward from the first packet and converts only the sampled frames. It
+  is right on every stream FFmpeg decodes, reads non-seekable inputs, and skips a damaged
+  packet (counted in `DecodeReport.damaged`) instead of giving up the video.
+- `decord`: Decord's random access, used only where it is known to be safe (`random_access_safe`:
+  8-bit 4:2:0 H.264 in the profiles measured to seek right, in a seekable container) and where it
+  saves work (a long video whose sampled windows leave most frames undecoded). A runtime guard
+  compares Decord's frame after the first seek with the forward decode; on any difference, or
+  when Decord stops at a damaged packet, the video is read forward instead (`decord->pyav`).
+High 4:4:4 Predictive H.264 (every FaceForensics++ c23/c40 file) is never random-accessed:
+frames decoded after a seek to a later keyframe were measured corrupt there.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
@@ -20,6 +33,17 @@ decord.bridge.set_bridge("native")
 
 DECORD = "decord"
 PYAV = "pyav"
+DECORD_FALLBACK = "decord->pyav"
+DECODE_VERSION = 2  # bump when the frames a path returns change (keys scan caches)
+
+# Random access pays off only when forward decoding would read many frames that no window uses.
+RANDOM_ACCESS_MIN_FRAMES = 900
+RANDOM_ACCESS_MIN_SAVING = 3.0  # frames read forward / frames random access reads
+GUARD_MIN_PSNR = 40.0  # dB between Decord's first seeked frame and the forward decode
+
+_SAFE_H264_PROFILES = {"Baseline", "Constrained Baseline", "Main", "High"}
+_SAFE_PIX_FMTS = {"yuv420p", "yuvj420p"}
+_NO_SEEK_FORMATS = {"h264", "hevc", "mpegvideo", "m4v", "mjpeg", "gif", "image2pipe"}
 
 
 class VideoError(Exception):
@@ -40,7 +64,20 @@ class VideoInfo:
     height: int
     duration: float
     rotation: int  # display rotation in degrees counter-clockwise (0, 90, 180, 270)
-    decoder: str  # "decord" or "pyav"
+    decoder: str  # "decord" when guarded random access is allowed for this stream, else "pyav"
+    codec: str = ""  # e.g. "h264 High 4:4:4 Predictive yuv444p"
+    keyframes: tuple[int, ...] = ()  # frame numbers (demux order) of keyframes
+    seekable: bool = True
+    random_access_safe: bool = False
+
+
+@dataclass
+class DecodeReport:
+    """What one `sample_frames` call did: the path it ended on and the frames damage cost."""
+
+    decoder: str = ""
+    damaged: int = 0  # packets that failed to decode (each costs the frames it carried)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -106,7 +143,7 @@ def sample_plan(strategy: str, n_frames: int, fps: float) -> tuple[np.ndarray, n
     return np.concatenate(indices), np.concatenate(clips)
 
 
-def _plain_reason(path: Path, exc: Exception) -> str:
+def _plain_reason(path: Path, exc: BaseException) -> str:
     """Turn a decoder's exception into a sentence about the file."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return f"cannot decode {path.name}: {text}"
@@ -127,33 +164,22 @@ def _unreadable_reason(path: Path) -> str:
 
 def _precheck(path: Path) -> None:
     """Fail early, in plain words, for missing, empty and non-regular files."""
+    if path.is_symlink() and not path.exists():
+        raise VideoError(f"broken symbolic link: its target {path.readlink()} does not exist")
     if not path.exists():
         raise VideoError(f"file not found: {path}")
+    if path.is_dir():
+        raise VideoError(f"a directory, not a video file: {path}")
     if not path.is_file():
         raise VideoError(f"not a regular file: {path}")
     if path.stat().st_size == 0:
         raise VideoError("empty file (0 bytes)")
 
 
-def _open_decord(path: Path) -> decord.VideoReader:
-    """A Decord reader, or an exception when Decord refuses the file."""
-    reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
-    if len(reader) == 0:
-        raise RuntimeError("no frames")
-    return reader
-
-
-def _pyav_rotation(container: av.container.InputContainer) -> int:
-    """Display rotation (degrees counter-clockwise) from the first decodable frame."""
-    for frame in container.decode(video=0):
-        return int(frame.rotation or 0) % 360
-    return 0
-
-
 def _open_pyav(path: Path) -> av.container.InputContainer:
     """A PyAV container with a video stream, or VideoError saying why not."""
     try:
-        container = av.open(str(path))
+        container = av.open(str(path), metadata_errors="replace")
     except av.error.InvalidDataError:
         raise VideoError(_unreadable_reason(path)) from None
     except (av.error.FFmpegError, OSError) as exc:
@@ -166,100 +192,156 @@ def _open_pyav(path: Path) -> av.container.InputContainer:
     return container
 
 
-def _pyav_probe(path: Path) -> VideoInfo:
-    """Facts by demuxing with PyAV (frame count from packets when the header lacks it)."""
+def _codec_facts(stream: av.video.stream.VideoStream) -> tuple[str, bool]:
+    """A readable codec description, and whether Decord's random access is known to be safe."""
+    ctx = stream.codec_context
+    name = ctx.name or "unknown"
+    profile = ctx.profile or ""
+    pix_fmt = ctx.format.name if ctx.format is not None else ""
+    desc = " ".join(part for part in (name, profile, pix_fmt) if part)
+    safe = name == "h264" and profile in _SAFE_H264_PROFILES and pix_fmt in _SAFE_PIX_FMTS
+    return desc, safe
+
+
+def _rotation(container: av.container.InputContainer) -> int:
+    """Display rotation (degrees counter-clockwise) from the first decodable frame."""
+    try:
+        for packet in container.demux(video=0):
+            try:
+                frames = packet.decode()
+            except av.error.InvalidDataError:
+                continue
+            if frames:
+                return int(frames[0].rotation or 0) % 360
+    except av.error.FFmpegError:
+        return 0
+    return 0
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Frame count, rate, displayed size, keyframes, codec, rotation and the decode path.
+
+    Demuxes every packet (no decoding) to count frames and find keyframes: what the header
+    says is not trusted, and raw streams carry no header counts at all.
+    """
+    path = Path(path)
+    _precheck(path)
     container = _open_pyav(path)
     try:
         stream = container.streams.video[0]
         fps = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
-        n = sum(1 for p in container.demux(stream) if p.size > 0)
-        container.seek(0)
-        rotation = _pyav_rotation(container)
+        codec, safe = _codec_facts(stream)
         width, height = stream.codec_context.width, stream.codec_context.height
-    except av.error.FFmpegError as exc:
-        raise VideoError(_plain_reason(path, exc)) from None
+        seekable = container.format.name.split(",")[0] not in _NO_SEEK_FORMATS
+        keyframes, n = [], 0
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0:
+                    continue
+                if packet.is_keyframe:
+                    keyframes.append(n)
+                n += 1
+        except av.error.FFmpegError:
+            pass  # a damaged tail: the frames demuxed so far are what there is
     finally:
         container.close()
     if n == 0 or width == 0:
         raise VideoError("no decodable video frames (truncated or damaged file?)")
+    with _open_pyav(path) as container:
+        rotation = _rotation(container)
     if rotation in (90, 270):
         width, height = height, width
-    return VideoInfo(n, fps, width, height, n / fps, rotation, PYAV)
+    allowed = DECORD if safe and seekable else PYAV
+    return VideoInfo(
+        n, fps, width, height, n / fps, rotation, allowed, codec, tuple(keyframes), seekable, safe
+    )
 
 
-def _decord_probe(path: Path, reader: decord.VideoReader) -> VideoInfo:
-    """Facts from an open Decord reader; rotation from PyAV (Decord applies it already)."""
-    height, width = reader.get_batch([0]).shape[1:3]
-    reader.seek(0)
-    n = len(reader)
-    fps = float(reader.get_avg_fps()) or 25.0
-    try:
-        with av.open(str(path)) as container:
-            rotation = _pyav_rotation(container)
-    except av.error.FFmpegError:
-        rotation = 0
-    return VideoInfo(n, fps, int(width), int(height), n / fps, rotation, DECORD)
+def choose_decoder(info: VideoInfo, indices: np.ndarray) -> str:
+    """`decord` where random access is known safe and saves work for these indices, else `pyav`.
+
+    Work is counted in frames decoded: forward reading decodes up to the last sampled frame;
+    random access decodes from the keyframe before each run of sampled frames.
+    """
+    if not (info.seekable and info.random_access_safe) or len(indices) == 0:
+        return PYAV
+    if info.frames < RANDOM_ACCESS_MIN_FRAMES or len(info.keyframes) < 2:
+        return PYAV
+    forward = int(indices[-1]) + 1
+    keys = np.asarray(info.keyframes, np.int64)
+    starts = keys[np.searchsorted(keys, indices, side="right") - 1]
+    spans: dict[int, int] = {}
+    for start, idx in zip(starts.tolist(), indices.tolist(), strict=True):
+        spans[start] = max(spans.get(start, start), idx)
+    random = sum(end - start + 1 for start, end in spans.items())
+    return DECORD if forward >= RANDOM_ACCESS_MIN_SAVING * random else PYAV
 
 
-def probe(path: str | Path) -> VideoInfo:
-    """Frame count, rate, displayed size, duration, rotation and the decoder that will be used."""
-    path = Path(path)
-    _precheck(path)
-    try:
-        reader = _open_decord(path)
-    except Exception:
-        return _pyav_probe(path)
-    try:
-        return _decord_probe(path, reader)
-    except Exception:
-        return _pyav_probe(path)
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio of two uint8 images in dB (inf when equal)."""
+    mse = float(np.mean((a.astype(np.float32) - b.astype(np.float32)) ** 2))
+    return float("inf") if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
 
 
-def _decord_batches(
-    reader: decord.VideoReader, indices: np.ndarray, clips: np.ndarray, chunk_size: int
+class _Forward:
+    """PyAV forward decoding that converts only wanted frames and survives damaged packets."""
+
+    def __init__(self, path: Path, info: VideoInfo, report: DecodeReport) -> None:
+        self.path, self.info, self.report = path, info, report
+        self.k = (info.rotation // 90) % 4
+
+    def frames(self, wanted: set[int]) -> Iterator[tuple[int, float, np.ndarray]]:
+        """(frame number, seconds, RGB) for each wanted frame number, in order."""
+        if not wanted:
+            return
+        last = max(wanted)
+        number = 0
+        with _open_pyav(self.path) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            try:
+                for packet in container.demux(stream):
+                    try:
+                        decoded = packet.decode()
+                    except (av.error.InvalidDataError, av.error.UndefinedError):
+                        if packet.size:
+                            self.report.damaged += 1
+                        continue
+                    for frame in decoded:
+                        if number in wanted:
+                            yield number, self._time(frame, number), self._rgb(frame)
+                        number += 1
+                        if number > last:
+                            return
+            except av.error.FFmpegError as exc:
+                self.report.damaged += 1
+                self.report.notes.append(f"demuxing stopped at frame {number}: {exc}")
+
+    def _time(self, frame: av.VideoFrame, number: int) -> float:
+        return float(frame.time) if frame.time is not None else number / self.info.fps
+
+    def _rgb(self, frame: av.VideoFrame) -> np.ndarray:
+        img = frame.to_ndarray(format="rgb24")
+        return np.ascontiguousarray(np.rot90(img, self.k)) if self.k else img
+
+
+def _chunks(
+    source: Iterator[tuple[int, float, np.ndarray]],
+    indices: np.ndarray,
+    clips: np.ndarray,
+    chunk_size: int,
 ) -> Iterator[FrameBatch]:
-    """Decode `indices` `chunk_size` at a time, seeking back to 0 to release Decord's buffers."""
-    for start in range(0, len(indices), chunk_size):
-        idx = indices[start : start + chunk_size]
-        try:
-            frames = reader.get_batch(idx.tolist()).asnumpy()
-            times = reader.get_frame_timestamp(idx.tolist())[:, 0].astype(np.float64)
-        except Exception as exc:
-            raise VideoError(
-                f"decoding failed near frame {int(idx[0])} (truncated or damaged file?): {exc}"
-            ) from None
-        finally:
-            reader.seek(0)
-        yield FrameBatch(idx, times, clips[start : start + chunk_size], frames)
-
-
-def _pyav_batches(
-    path: Path, info: VideoInfo, indices: np.ndarray, clips: np.ndarray, chunk_size: int
-) -> Iterator[FrameBatch]:
-    """Decode sequentially with PyAV, keeping the wanted frames, `chunk_size` at a time."""
-    container = _open_pyav(path)
-    wanted: dict[int, list[int]] = {}
+    """Group decoded (number, time, frame) into FrameBatches in plan order, repeats included."""
+    positions: dict[int, list[int]] = {}
     for pos, i in enumerate(indices.tolist()):
-        wanted.setdefault(i, []).append(pos)
-    k = (info.rotation // 90) % 4
+        positions.setdefault(i, []).append(pos)
     buf: list[tuple[int, float, np.ndarray]] = []
-    try:
-        for number, frame in enumerate(container.decode(video=0)):
-            if number > indices[-1]:
-                break
-            if number not in wanted:
-                continue
-            img = np.ascontiguousarray(np.rot90(frame.to_ndarray(format="rgb24"), k))
-            t = float(frame.time) if frame.time is not None else number / info.fps
-            for pos in wanted[number]:
-                buf.append((pos, t, img))
-            if len(buf) >= chunk_size:
-                yield _pack(buf, indices, clips)
-                buf = []
-    except av.error.FFmpegError as exc:
-        raise VideoError(_plain_reason(path, exc)) from None
-    finally:
-        container.close()
+    for number, t, img in source:
+        for pos in positions[number]:
+            buf.append((pos, t, img))
+        if len(buf) >= chunk_size:
+            yield _pack(buf, indices, clips)
+            buf = []
     if buf:
         yield _pack(buf, indices, clips)
 
@@ -274,23 +356,83 @@ def _pack(
     )
 
 
+class _RandomAccess:
+    """Decord's `get_batch` in chunks, guarded against wrong seeks, falling back to forward."""
+
+    def __init__(self, path: Path, info: VideoInfo, report: DecodeReport) -> None:
+        self.path, self.info, self.report = path, info, report
+
+    def frames(
+        self, indices: np.ndarray, chunk_size: int
+    ) -> Iterator[tuple[int, float, np.ndarray]]:
+        """(frame number, seconds, RGB) for the sorted unique `indices`."""
+        done = -1
+        try:
+            reader = decord.VideoReader(str(self.path), ctx=decord.cpu(0), num_threads=1)
+            self._guard(reader, indices)
+            for start in range(0, len(indices), chunk_size):
+                idx = indices[start : start + chunk_size].tolist()
+                try:
+                    frames = reader.get_batch(idx).asnumpy()
+                    times = reader.get_frame_timestamp(idx)[:, 0].astype(np.float64)
+                finally:
+                    reader.seek(0)
+                for number, t, img in zip(idx, times.tolist(), frames, strict=True):
+                    yield number, t, img
+                    done = number
+        except (decord.DECORDError, RuntimeError, IndexError) as exc:
+            self.report.decoder = DECORD_FALLBACK
+            self.report.notes.append(f"Decord stopped after frame {done} ({exc}); read forward")
+            rest = {i for i in indices.tolist() if i > done}
+            yield from _Forward(self.path, self.info, self.report).frames(rest)
+
+    def _guard(self, reader: decord.VideoReader, indices: np.ndarray) -> None:
+        """Compare Decord's first frame reached by a seek past a later keyframe with a forward read.
+
+        Raises RuntimeError (handled as a fallback) when they differ.
+        """
+        later = [k for k in self.info.keyframes if k > 0 and k <= int(indices[-1])]
+        if not later:
+            return
+        check = int(indices[np.searchsorted(indices, later[0])])
+        got = reader.get_batch([check]).asnumpy()[0]
+        reader.seek(0)
+        forward = _Forward(self.path, self.info, DecodeReport())
+        ref = next((img for _, _, img in forward.frames({check})), None)
+        if ref is None or ref.shape != got.shape or _psnr(got, ref) < GUARD_MIN_PSNR:
+            raise RuntimeError(f"frame {check} after a seek differs from the forward decode")
+
+
 def sample_frames(
-    path: str | Path, strategy: str, chunk_size: int = 32, info: VideoInfo | None = None
+    path: str | Path,
+    strategy: str,
+    chunk_size: int = 32,
+    info: VideoInfo | None = None,
+    report: DecodeReport | None = None,
 ) -> Iterator[FrameBatch]:
     """Yield the frames `strategy` picks (`uniform:N`, `clip:T@FPS[xK]`, `all`) in chunks.
 
-    `info` is the video's `probe` result when the caller has it (saves probing twice).
-    Raises VideoError for files no decoder can read, and ValueError for a bad strategy.
+    `info` is the video's `probe` result when the caller has it (saves probing twice); `report`
+    is filled with the path taken and the damaged packets. Frames a damaged packet destroyed are
+    missing from the batches (their indices too). Raises VideoError for files no decoder can
+    read, and ValueError for a bad strategy.
     """
     check_strategy(strategy)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
     path = Path(path)
     info = info or probe(path)
+    report = report if report is not None else DecodeReport()
     indices, clips = sample_plan(strategy, info.frames, info.fps)
     if len(indices) == 0:
         return
-    if info.decoder == DECORD:
-        yield from _decord_batches(_open_decord(path), indices, clips, chunk_size)
+    unique = np.unique(indices)
+    report.decoder = choose_decoder(info, unique)
+    if report.decoder == DECORD:
+        source = _RandomAccess(path, info, report).frames(unique, chunk_size)
     else:
-        yield from _pyav_batches(path, info, indices, clips, chunk_size)
+        source = _Forward(path, info, report).frames(set(unique.tolist()))
+    try:
+        yield from _chunks(source, indices, clips, chunk_size)
+    except av.error.FFmpegError as exc:
+        raise VideoError(_plain_reason(path, exc)) from None

@@ -42,12 +42,27 @@ def is_model(name: str) -> bool:
     return name in _MODELS
 
 
-def create_model(name: str, **kwargs: Any) -> nn.Module:
-    """Build the registered model `name` with keyword settings (sizes, backbone, ...).
+def split_tag(name: str) -> tuple[str, str | None]:
+    """`"meso4.df"` -> `("meso4", "df")`: a registered name and its pretrained tag, as in timm."""
+    if name in _MODELS or "." not in name:
+        return name, None
+    arch, tag = name.split(".", 1)
+    return arch, tag
 
-    The model gets `arch` (the name) and `model_kwargs` (the settings minus `pretrained`), which
-    is what a checkpoint needs to rebuild it.
+
+def create_model(name: str, **kwargs: Any) -> nn.Module:
+    """Build the registered model `name` (optionally `name.tag`) with keyword settings.
+
+    A pretrained tag (`meso4.df`) is the same as `pretrained="df"`; the builder resolves it to
+    weights on this disk or raises naming what is missing. The model gets `arch` (the name) and
+    `model_kwargs` (the settings minus `pretrained`), which is what a checkpoint needs to
+    rebuild it.
     """
+    name, tag = split_tag(name)
+    if tag is not None:
+        if kwargs.get("pretrained") not in (None, False, True, tag):
+            raise ValueError(f"tag {tag!r} and pretrained={kwargs['pretrained']!r} disagree")
+        kwargs["pretrained"] = tag
     if name not in _MODELS:
         raise ValueError(f"unknown model {name!r}; known: {', '.join(list_models())}")
     model = _MODELS[name](**kwargs)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 LABEL_REAL = 0
 LABEL_FAKE = 1
@@ -58,6 +58,8 @@ MANIFEST_SCHEMA = pa.schema(
         pa.field("duration", pa.float32(), nullable=True),
         pa.field("rotation", pa.int16(), nullable=True),
         pa.field("decoder", pa.string(), nullable=True),
+        pa.field("codec", pa.string(), nullable=True),
+        pa.field("frames_damaged", pa.int32(), nullable=True),
         pa.field("frames_sampled", pa.int32(), nullable=True),
         pa.field("n_faces", pa.int32(), nullable=False),
         pa.field("n_tracks", pa.int32(), nullable=False),

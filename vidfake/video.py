@@ -331,19 +331,42 @@ def _chunks(
     clips: np.ndarray,
     chunk_size: int,
 ) -> Iterator[FrameBatch]:
-    """Group decoded (number, time, frame) into FrameBatches in plan order, repeats included."""
+    """Group decoded (number, time, frame) into FrameBatches in plan order, repeats included.
+
+    Frames decode in increasing number; where windows overlap (short videos) the plan revisits
+    earlier numbers, so a decoded frame waits until the plan reaches it. A frame that never
+    decodes (damaged) is skipped once decoding has passed it.
+    """
     positions: dict[int, list[int]] = {}
     for pos, i in enumerate(indices.tolist()):
         positions.setdefault(i, []).append(pos)
+    ready: dict[int, tuple[float, np.ndarray]] = {}
     buf: list[tuple[int, float, np.ndarray]] = []
+    nxt = 0
+
+    def drain(decoded_upto: int) -> None:
+        nonlocal nxt
+        while nxt < len(indices):
+            pos_frame = int(indices[nxt])
+            if nxt in ready:
+                t, img = ready.pop(nxt)
+                buf.append((nxt, t, img))
+            elif pos_frame > decoded_upto:
+                return
+            nxt += 1
+
     for number, t, img in source:
         for pos in positions[number]:
-            buf.append((pos, t, img))
-        if len(buf) >= chunk_size:
-            yield _pack(buf, indices, clips)
-            buf = []
-    if buf:
-        yield _pack(buf, indices, clips)
+            if pos >= nxt:
+                ready[pos] = (t, img)
+        drain(number)
+        while len(buf) >= chunk_size:
+            yield _pack(buf[:chunk_size], indices, clips)
+            del buf[:chunk_size]
+    drain(int(indices.max()))
+    ready.clear()
+    for start in range(0, len(buf), chunk_size):
+        yield _pack(buf[start : start + chunk_size], indices, clips)
 
 
 def _pack(

@@ -51,7 +51,7 @@ def test_scan_frontal_clip(clips):
     m = result.manifest
     assert m["status"] == "ok" and m["error"] is None
     assert m["frames_sampled"] == 8 and m["n_faces"] == 8 and m["n_tracks"] == 1
-    assert (m["width"], m["height"], m["decoder"]) == (480, 480, "decord")
+    assert (m["width"], m["height"], m["decoder"]) == (480, 480, "pyav")  # short: read forward
     assert m["settings_hash"] == cfg.settings_hash()
     faces = result.faces.to_pydict()
     assert len(set(faces["frame_index"])) == 8  # a face on every sampled frame

@@ -25,8 +25,8 @@ import pyarrow.parquet as pq
 
 from vidfake.config import ScanConfig, load_config, to_dict
 from vidfake.datasets import DatasetItem, list_items
-from vidfake.datasets.item import VIDEO_SUFFIXES
-from vidfake.scan import error_result, scan_task, scan_video, start_ray
+from vidfake.datasets.item import VIDEO_SUFFIXES, printable
+from vidfake.scan import error_result, scan_task, start_ray
 from vidfake.score import CSV_COLUMNS, Scorer, VideoScore, rank_rows, result_row
 from vidfake.shards.store import MANIFEST_DIR, SCAN_CONFIG, iter_face_batches, read_manifest
 
@@ -66,12 +66,12 @@ def resolve_items(source: str | Path, layout: str = "auto") -> list[DatasetItem]
         return [DatasetItem(str(path.resolve()), -1, path.stem, "unassigned", "input")]
     if path.is_file() and path.suffix.lower() != ".csv":
         items = []
-        for line in path.read_text().splitlines():
+        for line in path.read_text(errors="surrogateescape").splitlines():  # names are bytes
             line = line.strip()
             if line and not line.startswith("#"):
                 p = Path(line).expanduser()
                 p = p if p.is_absolute() else (path.parent / p)
-                items.append(DatasetItem(str(p.resolve()), -1, p.stem, "unassigned", "input"))
+                items.append(DatasetItem(os.path.abspath(p), -1, p.stem, "unassigned", "input"))
         if not items:
             raise ValueError(f"{path}: lists no videos")
         return items
@@ -272,13 +272,11 @@ def _score_local(items: list[DatasetItem], scorer: Scorer, progress: _Progress) 
     """Scan and score one video after another in this process (small jobs, no Ray start)."""
     cfg = scorer.scan_config()
     for item in items:
-        result = scan_video(item, cfg)
+        manifest, faces = scan_task(item, cfg, None)  # a bug fails this video alone, as on Ray
         vs = None
-        if result.manifest["status"] == "ok":
-            vs = scorer.score_videos([(result.manifest["video_id"], result.faces)])[
-                result.manifest["video_id"]
-            ]
-        progress.add(result_row(scorer, result.manifest, result.faces, vs), vs)
+        if manifest["status"] == "ok":
+            vs = scorer.score_videos([(manifest["video_id"], faces)])[manifest["video_id"]]
+        progress.add(result_row(scorer, manifest, faces, vs), vs)
 
 
 class _ScoreActor:
@@ -427,7 +425,7 @@ def score_collection(
         total = len(set(paths))
     else:
         total = len(items)
-        items = [i for i in items if str(i.path) not in done]
+        items = [i for i in items if printable(str(i.path)) not in done]
     summary = ScoreSummary(str(out), total=total, skipped=len(done))
     t0 = time.perf_counter()
     bar = tqdm(total=max(0, total - len(done)), unit="video", desc="score", disable=not progress)

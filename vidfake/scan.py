@@ -1,8 +1,13 @@
 """The scan stage: one video into face-track rows, and a whole archive into shards on Ray.
 
 `scan_video` never raises for bad media: it returns a manifest row with status `error` and a
-reason. `build_shards` runs one Ray task per video (bounded in flight, retried when a worker
-dies), commits results atomically and skips the videos a previous run with the same settings
+reason. It catches only media errors (`MEDIA_ERRORS`); anything else is a vidfake bug and
+propagates. `scan_task`, the boundary of one video in a batch, turns such a bug into that
+video's `error` row, named as a bug with the line that raised it, and logs the traceback: a
+thousand-video scan does not stop for one bug, and no bug reads as damaged media.
+
+`build_shards` runs one Ray task per video (bounded in flight, retried when a worker dies),
+commits results atomically and skips the videos a previous run with the same settings
 finished.
 """
 
@@ -14,17 +19,21 @@ import logging
 import os
 import shutil
 import time
+import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import av
+import decord
 import numpy as np
 import pyarrow as pa
 import yaml
 
 from vidfake import __version__
 from vidfake.config import DetectConfig, ScanConfig, load_config, to_dict
+from vidfake.datasets.item import path_problem, printable
 from vidfake.faces.crop import crop_face, encode_jpeg, eye_patches, laplacian_variance
 from vidfake.faces.detect import Detections, FaceDetector, SequenceDetector
 from vidfake.faces.track import build_tracks
@@ -44,7 +53,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# What bad media raises through the decode layer; any other exception is a vidfake bug.
+MEDIA_ERRORS = (VideoError, av.error.FFmpegError, OSError, decord.DECORDError)
+
 _ID_BLOCK = 1 << 20
+_PACKAGE = Path(__file__).resolve().parent
 _DETECTORS: dict[str, FaceDetector] = {}
 _LANDMARKER: list[Any] = []
 
@@ -140,12 +153,15 @@ def _manifest(item: DatasetItem, cfg: ScanConfig, vid: str, seconds: float) -> d
 def error_result(
     item: DatasetItem, cfg: ScanConfig, reason: str, seconds: float = 0.0
 ) -> ScanResult:
-    """The result of a video that could not be scanned: an `error` row and no faces."""
-    try:
-        vid = video_id(item.path)
-    except OSError:
-        vid = "path-" + hashlib.sha256(str(item.path).encode()).hexdigest()[:27]
+    """The result of a video that could not be scanned: an `error` row and no faces.
+
+    Its id hashes the path, not the content: the row has no faces to join, the file is never
+    opened (it may be a pipe), and a copy of a good video keeps its own row. The row's path
+    is printable text even when the file name is not UTF-8.
+    """
+    vid = "path-" + hashlib.sha256(os.fsencode(item.path)).hexdigest()[:27]
     row = _manifest(item, cfg, vid, seconds)
+    row["path"] = printable(str(item.path))
     row["error"] = reason
     return ScanResult(row, FACE_SCHEMA.empty_table())
 
@@ -189,6 +205,41 @@ def _candidates(frame: np.ndarray, dets: Detections, cfg: ScanConfig) -> list[_C
     return out
 
 
+def media_reason(exc: BaseException) -> str:
+    """A plain sentence for one of MEDIA_ERRORS."""
+    if isinstance(exc, VideoError):
+        return exc.reason
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"cannot read the file: {exc.strerror}"
+    lines = str(exc).strip().splitlines()
+    return f"cannot decode it: {lines[0] if lines else type(exc).__name__}"
+
+
+def bug_reason(exc: BaseException) -> str:
+    """The error text of an exception vidfake did not expect: a bug, and the line it came from.
+
+    Names the innermost frame, and the innermost vidfake frame when that one is in a library.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    own = [f for f in frames if Path(f.filename).is_relative_to(_PACKAGE)]
+    spots = dict.fromkeys(_where(f) for f in frames[-1:] + own[-1:])
+    place = f" at {', called from '.join(spots)}" if spots else ""
+    return (
+        "vidfake bug, not a problem with the video (please report it): "
+        f"{type(exc).__name__}: {exc}{place}"
+    )
+
+
+def _where(frame: traceback.FrameSummary) -> str:
+    """`vidfake/faces/track.py:80 in build_tracks`; a library's file by its last two parts."""
+    path = Path(frame.filename)
+    if path.is_relative_to(_PACKAGE):
+        name = path.relative_to(_PACKAGE.parent).as_posix()
+    else:
+        name = "/".join(path.parts[-2:])
+    return f"{name}:{frame.lineno} in {frame.name}"
+
+
 def _decode_facts(row: dict[str, Any], info: VideoInfo) -> None:
     """Copy decode facts into a manifest row."""
     row.update(
@@ -207,11 +258,14 @@ def scan_video(
 ) -> ScanResult:
     """Decode, detect, track and crop one video; never raises for bad media (status `error`)."""
     start = time.perf_counter()
+    problem = path_problem(item.path)
+    if problem is not None:
+        return error_result(item, cfg, problem)
     try:
+        info = probe(item.path)  # first: its checks keep `video_id` from opening a pipe
         vid = video_id(item.path)
-        info = probe(item.path)
-    except (OSError, VideoError) as exc:
-        return error_result(item, cfg, getattr(exc, "reason", None) or str(exc))
+    except MEDIA_ERRORS as exc:
+        return error_result(item, cfg, media_reason(exc))
     row = _manifest(item, cfg, vid, 0.0)
     _decode_facts(row, info)
     detector = detector or cached_detector(cfg.detect)
@@ -230,9 +284,8 @@ def scan_video(
                     (int(batch.indices[i]), int(batch.clip_index[i]), float(batch.timestamps[i]))
                 )
         faces = _face_rows(item, vid, dets, cands, meta, cfg)
-    except Exception as exc:  # one video's failure must not stop an archive's scan
-        reason = exc.reason if isinstance(exc, VideoError) else f"{type(exc).__name__}: {exc}"
-        row["error"] = reason
+    except MEDIA_ERRORS as exc:
+        row["error"] = media_reason(exc)
         row["seconds"] = time.perf_counter() - start
         return ScanResult(row, FACE_SCHEMA.empty_table())
     row["decoder"] = report.decoder
@@ -293,12 +346,17 @@ def _face_rows(
 def scan_task(
     item: DatasetItem, cfg: ScanConfig, scan_fn: Callable[..., ScanResult] | None
 ) -> tuple[dict[str, Any], pa.Table]:
-    """The body of one Ray task: scan a video, catching anything so one video fails alone."""
+    """The body of one Ray task: scan a video so that it fails alone, whatever happens.
+
+    Bad media is already an error row; what `scan_fn` raises is a vidfake bug, logged with its
+    traceback and recorded as the video's error row (`bug_reason`), so a batch goes on.
+    """
     fn = scan_fn or scan_video
     try:
         result = fn(item, cfg)
-    except Exception as exc:
-        result = error_result(item, cfg, f"scan failed: {type(exc).__name__}: {exc}")
+    except Exception as exc:  # the batch boundary: a bug fails this video alone, named a bug
+        log.exception("vidfake bug while scanning %s", printable(str(item.path)))
+        result = error_result(item, cfg, bug_reason(exc))
     return result.manifest, result.faces
 
 
@@ -385,8 +443,9 @@ def build_shards(
     done = set(read_manifest(out).column("path").to_pylist())
     todo, seen = [], set(done)
     for item in items:
-        if str(item.path) not in seen:
-            seen.add(str(item.path))
+        key = printable(str(item.path))  # the manifest's path, also for non-UTF-8 names
+        if key not in seen:
+            seen.add(key)
             todo.append(item)
     summary = ScanSummary(str(out), total=len(items), skipped=len(items) - len(todo))
     if not todo:

@@ -403,7 +403,7 @@ class _RandomAccess:
                 for number, t, img in zip(idx, times.tolist(), frames, strict=True):
                     yield number, t, img
                     done = number
-        except (decord.DECORDError, RuntimeError, IndexError) as exc:
+        except (decord.DECORDError, RuntimeError, IndexError, UnicodeEncodeError) as exc:
             self.report.decoder = DECORD_FALLBACK
             self.report.notes.append(f"Decord stopped after frame {done} ({exc}); read forward")
             rest = {i for i in indices.tolist() if i > done}

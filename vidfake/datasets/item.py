@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,10 @@ SPLITS = ("train", "val", "test", "unassigned")
 VIDEO_SUFFIXES = frozenset(
     {".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v", ".flv", ".wmv"}
     | {".gif", ".264", ".h264", ".ts", ".3gp"}
+)
+NOT_UTF8 = (
+    "the file name is not valid UTF-8 (the path shows its other bytes as \\xNN): "
+    "rename the file to scan it"
 )
 
 
@@ -29,6 +34,10 @@ class DatasetItem:
     dataset: str = ""
 
     def __post_init__(self) -> None:
+        for name in ("group", "dataset"):  # they go into Parquet, which holds UTF-8 text only
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, printable(value))
         if self.label not in LABELS:
             raise DatasetError(f"{self.path}: label must be -1, 0 or 1, not {self.label!r}")
         if self.split not in SPLITS:
@@ -38,14 +47,51 @@ class DatasetItem:
 
 
 def video_files(folder: Path) -> Iterator[Path]:
-    """Video files under a folder (recursive, by suffix, hidden files skipped), sorted."""
-    for path in sorted(folder.rglob("*")):
-        if (
-            path.is_file()
-            and path.suffix.lower() in VIDEO_SUFFIXES
-            and not any(part.startswith(".") for part in path.relative_to(folder).parts)
-        ):
-            yield path
+    """Every entry under a folder named like a video (recursive, hidden ones skipped), sorted.
+
+    Nothing named like a video is dropped here: broken links, folders named `x.mp4`, named
+    pipes and sub-folders that cannot be read are listed too, and the scan gives each an
+    `error` row that says what it is.
+    """
+    found: list[Path] = []
+
+    def unreadable(err: OSError) -> None:
+        if Path(err.filename) == folder:
+            raise DatasetError(f"{folder}: cannot list this folder ({err.strerror})")
+        found.append(Path(err.filename))
+
+    for top, dirs, files in os.walk(folder, onerror=unreadable):
+        dirs[:] = [name for name in dirs if not name.startswith(".")]
+        for name in dirs + files:
+            if not name.startswith(".") and Path(name).suffix.lower() in VIDEO_SUFFIXES:
+                found.append(Path(top) / name)
+    yield from sorted(set(found))
+
+
+def printable(text: str) -> str:
+    """`text` as valid UTF-8: the bytes of a non-UTF-8 file name are shown as `\\xNN`."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def path_problem(path: str) -> str | None:
+    """Why a listed path cannot be scanned, known before opening it; None when nothing is.
+
+    A name that is not UTF-8 cannot be a manifest or CSV key; a file or folder this process
+    may not read would otherwise look like damaged media. Missing files, broken links,
+    folders, pipes and empty files are for the decoder's own checks.
+    """
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return NOT_UTF8
+    if os.path.isdir(path) and not os.access(path, os.R_OK | os.X_OK):
+        return "a folder vidfake may not read (permission denied): videos in it are not listed"
+    if os.path.isfile(path) and not os.access(path, os.R_OK):
+        return "permission denied: vidfake may not read this file (check its owner and mode)"
+    return None
 
 
 def require_dir(root: str | Path) -> Path:

@@ -1,13 +1,19 @@
-"""Scan-stage benchmark: the scan against the seeds' way, decoding alone, memory, Ray workers.
+"""Scan-stage benchmark: the scan against the seeds' way, decoding alone, memory, Ray workers,
+and what reading forward costs on a FaceForensics++-like stream.
 
     .venv/bin/python benchmarks/bench_scan.py [--clips N] [--seed-frames N] [--repeat N]
-        [--set key=value ...] [--parts speed,memory,ray,profile] [--ray-copies N]
+        [--set key=value ...] [--parts speed,memory,ray,profile,forward] [--ray-copies N]
+        [--forward-clip PATH ...]
 
-Prints figures and ratios (the goals are in issue 3). Runs on the bundled clips; the CPU is
-shared, so figures are noisy: compare ratios from one run, not figures across runs. Speeds
-come in wall time and in CPU time of the process (each way runs on one thread, so CPU time
-is its work, and what other jobs on the box distort least). `--set` changes the scan settings
-of the speed and Ray parts; the memory part takes only their sampling.
+Prints figures and ratios (the goals are in issue 3). Runs on the bundled clips, and on clips
+made from them at run time in a temporary folder: the speed part adds a High 4:4:4 Predictive
+re-encoding with a keyframe every 50 frames (the profile of every FaceForensics++ file, which
+the scan always reads forward); the forward part makes a 30-s 640x480 4:4:4 clip with a keyframe every
+250 frames and its 4:2:0 High re-encoding. The CPU is shared, so figures are noisy: compare
+ratios from one run, not figures across runs. Speeds come in wall time and in CPU time of the
+process (torch runs on one thread; FFmpeg's frame threads count in the CPU time, and
+`*_cores` says how many cores a way kept busy). `--set` changes the scan settings of the speed
+and Ray parts; the memory part takes only their sampling.
 """
 
 from __future__ import annotations
@@ -19,10 +25,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
+import av
 import cv2
+import decord
 import numpy as np
 import torch
 
@@ -40,7 +49,7 @@ from vidfake.faces.detect import FaceDetector, SequenceDetector  # noqa: E402
 from vidfake.faces.track import box_iou  # noqa: E402
 from vidfake.scan import build_shards, cached_detector, scan_video  # noqa: E402
 from vidfake.shards.store import read_manifest  # noqa: E402
-from vidfake.video import sample_frames  # noqa: E402
+from vidfake.video import DecodeReport, sample_frames  # noqa: E402
 
 CLIPS = Path(__file__).resolve().parents[1] / "vidfake" / "data" / "clips"
 NAMES = [
@@ -52,6 +61,9 @@ NAMES = [
     "liveportrait_d11.mp4",
 ]
 MULTI = "short_hamilton_clip.mp4"  # several people: the recall check against full MTCNN
+HIGH444_SOURCE = "liveportrait_d19.mp4"  # 250 frames, 30 fps, 480x480: five keyframes at g=50
+FORWARD_SOURCE = "1zlab__face.mp4"  # 383 frames, 30 fps, looped to 30 s at 640x480
+FORWARD_STRATEGIES = ("clip:32@10", "clip:32@10x3")
 
 
 class Clock:
@@ -82,11 +94,29 @@ def seeds_way(path: Path, max_frames: int) -> tuple[int, int, tuple[float, float
     return n, hit, clock.read()
 
 
-def decode_only(path: Path, cfg: ScanConfig) -> tuple[int, tuple[float, float]]:
-    """Decoding alone of the frames the scan samples: (frames, (wall, cpu) seconds)."""
+def decode_only(path: Path, cfg: ScanConfig) -> tuple[int, tuple[float, float], str]:
+    """Decoding alone of the frames the scan samples, by the path the scan takes:
+    (frames, (wall, cpu) seconds, decode path)."""
+    report = DecodeReport()
     clock = Clock()
-    n = sum(len(b.indices) for b in sample_frames(path, cfg.sampling, cfg.chunk_size))
-    return n, clock.read()
+    batches = sample_frames(path, cfg.sampling, cfg.chunk_size, report=report)
+    n = sum(len(b.indices) for b in batches)
+    return n, clock.read(), report.decoder
+
+
+def encode_like(
+    frames: Iterable[np.ndarray], dst: Path, fps: float, pix_fmt: str, gop: int
+) -> Path:
+    """H.264 of `frames` in `pix_fmt` (yuv444p: High 4:4:4 Predictive; yuv420p: High) with a
+    keyframe every `gop` frames exactly (no scene-cut keyframes)."""
+    options = {"g": str(gop), "sc_threshold": "0"}
+    return testmedia.render_frames(frames, dst, fps, pix_fmt=pix_fmt, options=options)
+
+
+def high444(src: Path, dst: Path, gop: int = 50) -> Path:
+    """Synthetic: the clip re-encoded as High 4:4:4 Predictive with a keyframe every `gop`."""
+    frames = (f for b in sample_frames(src, "all") for f in b.frames)
+    return encode_like(frames, dst, video.probe(src).fps, "yuv444p", gop)
 
 
 def against_full(path: Path, cfg: ScanConfig) -> tuple[int, int, list[float], int, int]:
@@ -186,52 +216,111 @@ def ray_rate(items: list[DatasetItem], out: Path, cfg: ScanConfig, workers: int)
     )
 
 
-def speed(cfg: ScanConfig, clips: int, seed_frames: int, repeat: int) -> dict[str, object]:
-    """The scan against the seeds' way and decoding alone, and against full MTCNN's faces."""
+class ClipRun(NamedTuple):
+    """One clip of the speed part: frames, frames with a face, (wall, cpu) seconds of each way."""
+
+    seed_n: int
+    seed_hit: int
+    seed_s: np.ndarray
+    scan_n: int
+    scan_hit: int
+    scan_s: np.ndarray
+    dec_n: int
+    dec_s: np.ndarray
+
+
+def run_clip(
+    path: Path, cfg: ScanConfig, seed_frames: int, repeat: int
+) -> tuple[ClipRun, dict[str, object]]:
+    """The three ways on one clip, and its decode facts with the path each took."""
+    seed_n, seed_hit, seed_s = seeds_way(path, seed_frames)
+    item = DatasetItem(str(path), -1, path.stem)
+    scan_video(item, cfg)  # warm: MTCNN loaded, file cached
+    best_scan, best_dec = np.full(2, np.inf), np.full(2, np.inf)
+    for _ in range(repeat):  # the fastest of a few runs: others' jobs only add time
+        clock = Clock()
+        r = scan_video(item, cfg)
+        best_scan = np.minimum(best_scan, clock.read())
+        dec_n, s, decoder = decode_only(path, cfg)
+        best_dec = np.minimum(best_dec, s)
+    scan_hit = len(set(r.faces.column("frame_index").to_pylist()))
+    scan_n = r.manifest["frames_sampled"]
+    run = ClipRun(seed_n, seed_hit, np.array(seed_s), scan_n, scan_hit, best_scan, dec_n, best_dec)
+    info = video.probe(path)
+    figures = ratios([run])
+    facts: dict[str, object] = {
+        "codec": info.codec,
+        "frames": info.frames,
+        "keyframes": len(info.keyframes),
+        "decode_only_path": decoder,
+        "scan_path": r.manifest["decoder"],
+        "frames_sampled": scan_n,
+    }
+    for key in PER_CLIP:
+        facts[key] = round(figures[key], 3)
+    return run, facts
+
+
+# the figures the speed part gives for each clip as well as for the set
+PER_CLIP = (
+    "decode_over_scan_per_cpu_s",
+    "decode_over_scan_per_s",
+    "speedup_vs_seeds_per_cpu_s",
+    "speedup_vs_seeds_per_s",
+    "seeds_recall",
+    "scan_recall",
+)
+
+
+def ratios(runs: list[ClipRun]) -> dict[str, float]:
+    """Frames/s, cores busy and the goals' ratios over the summed frames and seconds of `runs`.
+
+    `decode_over_scan_per_cpu_s` is decoding alone's frames per CPU second over the scan's: on
+    the same frames, the scan's CPU seconds over decoding alone's (goal <= 2)."""
+    out: dict[str, float] = {}
+    for way in ("seed", "scan", "dec"):
+        n = sum(getattr(r, f"{way}_n") for r in runs)
+        s = sum((getattr(r, f"{way}_s") for r in runs), np.zeros(2))
+        name = {"seed": "seeds", "dec": "decode"}.get(way, way)
+        out[f"{name}_frames_per_s"] = n / s[0]
+        out[f"{name}_frames_per_cpu_s"] = n / s[1]
+        # cores busy while it ran: a decoder thread beside the caller makes it more than one,
+        # which caps what a second Ray worker on a 2-core box can add at 2 / cores
+        out[f"{name}_cores"] = s[1] / s[0]
+    out["seeds_recall"] = sum(r.seed_hit for r in runs) / sum(r.seed_n for r in runs)
+    out["scan_recall"] = sum(r.scan_hit for r in runs) / sum(r.scan_n for r in runs)
+    for unit in ("s", "cpu_s"):
+        scan = out[f"scan_frames_per_{unit}"]
+        out[f"speedup_vs_seeds_per_{unit}"] = scan / out[f"seeds_frames_per_{unit}"]
+        out[f"decode_over_scan_per_{unit}"] = out[f"decode_frames_per_{unit}"] / scan
+    return out
+
+
+def speed(
+    cfg: ScanConfig, paths: list[Path], seed_frames: int, repeat: int, bundled: int
+) -> dict[str, object]:
+    """The scan against the seeds' way and decoding alone on each clip and on the set (the
+    first `bundled` are bundled clips, the rest generated), and against full MTCNN's faces."""
     results: dict[str, object] = {
         "torch_threads": 1,
         "sampling": cfg.sampling,
         "refresh": cfg.detect.refresh,
         "load_average": os.getloadavg()[0],
     }
-    seed_n = seed_hit = scan_n = scan_hit = dec_n = 0
-    seed_s, scan_s, dec_s = np.zeros(2), np.zeros(2), np.zeros(2)  # (wall, cpu)
-    for name in NAMES[:clips]:
-        path = CLIPS / name
-        n, hit, s = seeds_way(path, seed_frames)
-        seed_n, seed_hit, seed_s = seed_n + n, seed_hit + hit, seed_s + s
-        scan_video(DatasetItem(str(path), -1, name), cfg)  # warm: MTCNN loaded, files cached
-        best_scan, best_dec = np.full(2, np.inf), np.full(2, np.inf)
-        for _ in range(repeat):  # the fastest of a few runs: others' jobs only add time
-            clock = Clock()
-            r = scan_video(DatasetItem(str(path), -1, name), cfg)
-            best_scan = np.minimum(best_scan, clock.read())
-            n, s = decode_only(path, cfg)
-            best_dec = np.minimum(best_dec, s)
-        scan_s, dec_s = scan_s + best_scan, dec_s + best_dec
-        scan_n += r.manifest["frames_sampled"]
-        scan_hit += len(set(r.faces.column("frame_index").to_pylist()))
-        dec_n += n
-    for way, n, s in (
-        ("seeds", seed_n, seed_s),
-        ("scan", scan_n, scan_s),
-        ("decode", dec_n, dec_s),
-    ):
-        results[f"{way}_frames_per_s"] = n / s[0]
-        results[f"{way}_frames_per_cpu_s"] = n / s[1]
-        # cores busy while it ran: a scan on more than one (Decord decodes in a thread of its
-        # own) caps what a second Ray worker on a 2-core box can add at 2 / cores
-        results[f"{way}_cores"] = s[1] / s[0]
-    results.update(seeds_recall=seed_hit / seed_n, scan_recall=scan_hit / scan_n)
-    for unit in ("s", "cpu_s"):
-        scan = results[f"scan_frames_per_{unit}"]
-        results[f"speedup_vs_seeds_per_{unit}"] = scan / results[f"seeds_frames_per_{unit}"]
-        results[f"decode_over_scan_per_{unit}"] = results[f"decode_frames_per_{unit}"] / scan
+    runs, clips = [], {}
+    for path in paths:
+        run, clips[path.name] = run_clip(path, cfg, seed_frames, repeat)
+        runs.append(run)
+    results["clips"] = clips
+    results.update(ratios(runs))  # the whole set, generated clips included
+    if bundled < len(runs):
+        only = ratios(runs[:bundled])
+        results["bundled_clips_only"] = {key: only[key] for key in PER_CLIP}
 
     total = hit = frames = fulls = 0
     ious: list[float] = []
-    for name in NAMES[:clips] + [MULTI]:
-        t, h, i, f, k = against_full(CLIPS / name, cfg)
+    for path in paths + [CLIPS / MULTI]:
+        t, h, i, f, k = against_full(path, cfg)
         total, hit, frames, fulls = total + t, hit + h, frames + f, fulls + k
         ious += i
     results.update(
@@ -320,8 +409,10 @@ def ray_workers(tmp: Path, cfg: ScanConfig, copies: int) -> dict[str, float]:
 
 # where a scan's time goes: the functions whose cumulative time the profile part reports
 STAGES = [
-    ("probe: open Decord, frame 0, rotation", video.probe),
-    ("decode: Decord get_batch + copy", video._decord_batches),
+    ("probe: demux every packet, rotation from PyAV", video.probe),
+    ("decode: PyAV forward read", video._Forward.frames),
+    ("decode: of which conversion to RGB", video._Forward._rgb),
+    ("decode: Decord random access (guarded)", video._RandomAccess.frames),
     ("detect: all (full MTCNN + O-Net follow)", SequenceDetector.detect),
     ("detect: full MTCNN", FaceDetector.detect),
     ("detect: O-Net follow", SequenceDetector._follow),
@@ -360,6 +451,154 @@ def profile(cfg: ScanConfig, clips: int, repeat: int) -> dict[str, object]:
     return out
 
 
+def looped(src: Path, dst: Path, seconds: float, size: tuple[int, int], gop: int) -> Path:
+    """Synthetic: the clip's frames resized to `size` and played over and over for `seconds`,
+    encoded as High 4:4:4 Predictive with a keyframe every `gop` frames (as in FaceForensics++)."""
+    fps = video.probe(src).fps
+    total = round(seconds * fps)
+
+    def frames() -> Iterator[np.ndarray]:
+        done = 0
+        while True:
+            for batch in sample_frames(src, "all"):
+                for frame in batch.frames:
+                    if done == total:
+                        return
+                    yield cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+                    done += 1
+
+    return encode_like(frames(), dst, fps, "yuv444p", gop)
+
+
+def timed(n: int, s: tuple[float, float]) -> dict[str, float]:
+    """Seconds and frames/s, wall and CPU, for `n` frames in `s` = (wall, cpu) seconds."""
+    return {
+        "wall_s": round(s[0], 3),
+        "cpu_s": round(s[1], 3),
+        "frames_per_s": round(n / s[0], 1),
+        "frames_per_cpu_s": round(n / s[1], 1),
+        "cores": round(s[1] / s[0], 2),
+    }
+
+
+def decode_every_frame(path: Path) -> tuple[int, tuple[float, float]]:
+    """PyAV decoding every frame forward, threaded as the forward path is, converting none."""
+    clock = Clock()
+    n = 0
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for _ in container.decode(stream):
+            n += 1
+    return n, clock.read()
+
+
+def sampled(
+    path: Path, strategy: str, chunk: int
+) -> tuple[dict[int, np.ndarray], tuple[float, float], str]:
+    """sample_frames as the scan calls it: (frame number -> RGB, (wall, cpu) seconds, path)."""
+    report = DecodeReport()
+    clock = Clock()
+    frames = {
+        int(i): f
+        for b in sample_frames(path, strategy, chunk, report=report)
+        for i, f in zip(b.indices, b.frames, strict=True)
+    }
+    return frames, clock.read(), report.decoder
+
+
+def decord_random(
+    path: Path, indices: list[int], chunk: int
+) -> tuple[dict[int, np.ndarray], tuple[float, float]]:
+    """Decord's get_batch on `indices`, `chunk` at a time with seek(0) after each, as vidfake
+    read every video before the forward path: (frame number -> RGB, (wall, cpu) seconds)."""
+    clock = Clock()
+    reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
+    frames: dict[int, np.ndarray] = {}
+    for start in range(0, len(indices), chunk):
+        idx = indices[start : start + chunk]
+        try:
+            frames.update(zip(idx, reader.get_batch(idx).asnumpy(), strict=True))
+        finally:
+            reader.seek(0)
+    return frames, clock.read()
+
+
+def agreement(got: dict[int, np.ndarray], ref: dict[int, np.ndarray]) -> dict[str, object]:
+    """How far Decord's frames are from the forward decode's: PSNR (dB) and mean absolute
+    difference (levels), and which frames fall below the decode guard's PSNR."""
+    psnr = {i: video._psnr(got[i], ref[i]) for i in sorted(ref)}
+    mad = {i: float(np.abs(got[i].astype(np.int16) - ref[i]).mean()) for i in sorted(ref)}
+    bad = [i for i, v in psnr.items() if v < video.GUARD_MIN_PSNR]
+    return {
+        "frames_equal": f"{sum(v == float('inf') for v in psnr.values())}/{len(ref)}",
+        "psnr_db_min": round(min(psnr.values()), 1),
+        "psnr_db_median": round(float(np.median(list(psnr.values()))), 1),
+        "mad_max": round(max(mad.values()), 2),
+        "mad_mean": round(float(np.mean(list(mad.values()))), 2),
+        f"frames_below_{video.GUARD_MIN_PSNR:g}_db": len(bad),
+        "first_below": bad[0] if bad else None,
+    }
+
+
+def forward_costs(path: Path, chunk: int, repeat: int) -> dict[str, object]:
+    """On one clip: every frame decoded forward without conversion, each sampling through
+    sample_frames (the path it chose), and the same frames by Decord's random access, checked
+    against sample_frames' frames. Best of `repeat` runs each."""
+    info = video.probe(path)
+    out: dict[str, object] = {
+        "codec": info.codec,
+        "size": f"{info.width}x{info.height}",
+        "frames": info.frames,
+        "fps": info.fps,
+        "keyframes": list(info.keyframes),
+    }
+    runs = [decode_every_frame(path) for _ in range(repeat)]
+    out["decode_every_frame_no_conversion"] = timed(runs[0][0], best(s for _, s in runs))
+    for strategy in FORWARD_STRATEGIES:
+        frames, first, decoder = sampled(path, strategy, chunk)  # the first run's frames are kept
+        seconds = [first] + [sampled(path, strategy, chunk)[1] for _ in range(repeat - 1)]
+        indices = sorted(frames)
+        out[f"sample_frames {strategy}"] = {
+            "path": decoder,
+            "frames_sampled": len(frames),
+            "frames_up_to_last_sampled": indices[-1] + 1,
+            **timed(len(frames), best(seconds)),
+        }
+        got, first = decord_random(path, indices, chunk)
+        seconds = [first] + [decord_random(path, indices, chunk)[1] for _ in range(repeat - 1)]
+        out[f"decord get_batch {strategy}"] = {
+            **timed(len(indices), best(seconds)),
+            **agreement(got, frames),
+        }
+    return out
+
+
+def best(seconds: Iterable[tuple[float, float]]) -> tuple[float, float]:
+    """The smallest wall and the smallest CPU seconds of several runs."""
+    wall, cpu = zip(*seconds, strict=True)
+    return min(wall), min(cpu)
+
+
+def forward(tmp: Path, chunk: int, repeat: int, extra: list[Path]) -> dict[str, object]:
+    """What the forward read costs on a 30-s 640x480 High 4:4:4 Predictive clip (keyframe every
+    250 frames, as FaceForensics++ files), against Decord's random access on it, and the same
+    clip re-encoded as 4:2:0 High (where the guarded random access is allowed); then the same
+    on each `extra` file (real FaceForensics++ files, read where they lie, never copied)."""
+    clip444 = looped(CLIPS / FORWARD_SOURCE, tmp / "forward_444.mp4", 30.0, (640, 480), 250)
+    frames = (f for b in sample_frames(clip444, "all") for f in b.frames)
+    clip420 = encode_like(frames, tmp / "forward_420.mp4", video.probe(clip444).fps, "yuv420p", 250)
+    results: dict[str, object] = {
+        "load_average": os.getloadavg()[0],
+        "source": FORWARD_SOURCE,
+        "yuv444p": forward_costs(clip444, chunk, repeat),
+        "yuv420p": forward_costs(clip420, chunk, repeat),
+    }
+    for path in extra:
+        results[path.name] = forward_costs(path, chunk, repeat)
+    return results
+
+
 def main() -> None:
     """Run the chosen measurements once and print the figures as JSON."""
     parser = argparse.ArgumentParser()
@@ -368,25 +607,39 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="scan and decode runs; best kept")
     parser.add_argument("--set", action="append", default=[], help="scan setting key=value")
     parser.add_argument(
-        "--parts", default="speed,memory,ray", help="any of speed,memory,ray,profile"
+        "--parts", default="speed,memory,ray", help="any of speed,memory,ray,profile,forward"
     )
     parser.add_argument(
         "--ray-copies", type=int, default=3, help="Ray part: also an archive of N x the clips"
+    )
+    parser.add_argument(
+        "--forward-clip",
+        action="append",
+        default=[],
+        type=Path,
+        help="forward part: also measure this video file (repeatable)",
     )
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     torch.set_num_threads(1)  # both ways on one thread: the box is shared
     cfg = load_config(ScanConfig, None, args.set)
-    if "speed" in parts:
-        figures = speed(cfg, args.clips, args.seed_frames, args.repeat)
-        print(json.dumps(figures, indent=1), flush=True)
-    if "profile" in parts:
-        print(json.dumps(profile(cfg, args.clips, args.repeat), indent=1), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
+        if "speed" in parts:
+            names = NAMES[: args.clips]
+            paths = [CLIPS / name for name in names]
+            src = CLIPS / HIGH444_SOURCE
+            paths.append(high444(src, Path(tmp) / f"{src.stem}__yuv444p_g50.mp4"))
+            figures = speed(cfg, paths, args.seed_frames, args.repeat, len(names))
+            print(json.dumps(figures, indent=1), flush=True)
+        if "profile" in parts:
+            print(json.dumps(profile(cfg, args.clips, args.repeat), indent=1), flush=True)
         if "memory" in parts:
             print(json.dumps(memory(Path(tmp), cfg.sampling), indent=1), flush=True)
         if "ray" in parts:
             print(json.dumps(ray_workers(Path(tmp), cfg, args.ray_copies), indent=1), flush=True)
+        if "forward" in parts:
+            figures = forward(Path(tmp), cfg.chunk_size, args.repeat, args.forward_clip)
+            print(json.dumps(figures, indent=1), flush=True)
 
 
 if __name__ == "__main__":

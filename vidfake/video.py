@@ -392,6 +392,8 @@ class _RandomAccess:
         done = -1
         try:
             reader = decord.VideoReader(str(self.path), ctx=decord.cpu(0), num_threads=1)
+            reader.get_batch([0])  # frame 0's SEI names the encoder build FFmpeg works around
+            reader.seek(0)
             self._guard(reader, indices)
             for start in range(0, len(indices), chunk_size):
                 idx = indices[start : start + chunk_size].tolist()

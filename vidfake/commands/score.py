@@ -26,7 +26,11 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("input", help="folder, list file, video, or shards folder")
     p.add_argument("-o", "--out", default="scores.csv", help="ranked CSV (default: scores.csv)")
-    p.add_argument("--model", help="checkpoint folder (default: the bundled default detector)")
+    p.add_argument(
+        "--model",
+        help="checkpoint folder, or a model with published weights such as meso4.df "
+        "(default: the bundled default detector)",
+    )
     p.add_argument("--layout", default="auto", help="dataset layout of a folder (default: auto)")
     p.add_argument(
         "--aggregate",

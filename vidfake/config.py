@@ -31,6 +31,9 @@ class DetectConfig:
     min_score: float = 0.92  # detections below this confidence are dropped
     batch: bool = False  # facenet-pytorch's batched detect on each chunk (slower here: 2 cores)
     refresh: int = 16  # full MTCNN every N sampled frames, new window, lost face; else O-Net
+    dim_range: int = 128  # MTCNN sees frames whose 0.1-99.9th percentiles span less stretched
+    max_gain: float = 8.0  # the most that stretch multiplies levels by (black frames' noise)
+    retry_min_score: float | None = 0.8  # no face track: rescan, all stretched, at this score
 
 
 @dataclass
@@ -41,6 +44,7 @@ class TrackConfig:
     max_gap: int = 5  # sampled frames a track may miss before it ends
     min_length: int = 4  # tracks with fewer faces are dropped
     min_mean_score: float = 0.95  # tracks whose mean detection score is lower are dropped
+    retry_min_mean_score: float = 0.8  # min_mean_score of the low-light retry (detect.retry_*)
 
 
 @dataclass

@@ -36,6 +36,7 @@ from vidfake.config import DetectConfig, ScanConfig, load_config, to_dict
 from vidfake.datasets.item import path_problem, printable
 from vidfake.faces.crop import crop_face, encode_jpeg, eye_patches, laplacian_variance
 from vidfake.faces.detect import Detections, FaceDetector, SequenceDetector
+from vidfake.faces.lowlight import retry_config
 from vidfake.faces.track import build_tracks
 from vidfake.shards.schema import FACE_SCHEMA, STATUS_ERROR, STATUS_NO_FACE, STATUS_OK
 from vidfake.shards.store import FACES_DIR, MANIFEST_DIR, SCAN_CONFIG, ShardWriter, read_manifest
@@ -269,21 +270,13 @@ def scan_video(
     row = _manifest(item, cfg, vid, 0.0)
     _decode_facts(row, info)
     detector = detector or cached_detector(cfg.detect)
-    dets: list[Detections] = []
-    cands: list[list[_Candidate]] = []
-    meta: list[tuple[int, int, float]] = []  # (frame index, clip index, timestamp)
-    sequence = SequenceDetector(detector, cfg.detect.refresh)
     report = DecodeReport()
     try:
-        for batch in sample_frames(item.path, cfg.sampling, cfg.chunk_size, info, report):
-            found = sequence.detect(batch.frames, batch.clip_index)
-            for i, frame_dets in enumerate(found):
-                dets.append(frame_dets)
-                cands.append(_candidates(batch.frames[i], frame_dets, cfg))
-                meta.append(
-                    (int(batch.indices[i]), int(batch.clip_index[i]), float(batch.timestamps[i]))
-                )
-        faces = _face_rows(item, vid, dets, cands, meta, cfg)
+        dets, faces = _detect_faces(item, vid, info, cfg, detector, report)
+        retry = retry_config(cfg) if dets and not faces.num_rows else None
+        if retry is not None:  # no face track: once more as a dim video (vidfake.faces.lowlight)
+            retried = cached_detector(retry.detect)
+            dets, faces = _detect_faces(item, vid, info, retry, retried, DecodeReport())
     except MEDIA_ERRORS as exc:
         row["error"] = media_reason(exc)
         row["seconds"] = time.perf_counter() - start
@@ -300,6 +293,30 @@ def scan_video(
     row["status"] = STATUS_OK if faces.num_rows else STATUS_NO_FACE
     row["seconds"] = time.perf_counter() - start
     return ScanResult(row, faces)
+
+
+def _detect_faces(
+    item: DatasetItem,
+    vid: str,
+    info: VideoInfo,
+    cfg: ScanConfig,
+    detector: FaceDetector,
+    report: DecodeReport,
+) -> tuple[list[Detections], pa.Table]:
+    """One pass over the sampled frames: their detections and the face rows of kept tracks."""
+    dets: list[Detections] = []
+    cands: list[list[_Candidate]] = []
+    meta: list[tuple[int, int, float]] = []  # (frame index, clip index, timestamp)
+    sequence = SequenceDetector(detector, cfg.detect.refresh)
+    for batch in sample_frames(item.path, cfg.sampling, cfg.chunk_size, info, report):
+        found = sequence.detect(batch.frames, batch.clip_index)
+        for i, frame_dets in enumerate(found):
+            dets.append(frame_dets)
+            cands.append(_candidates(batch.frames[i], frame_dets, cfg))
+            meta.append(
+                (int(batch.indices[i]), int(batch.clip_index[i]), float(batch.timestamps[i]))
+            )
+    return dets, _face_rows(item, vid, dets, cands, meta, cfg)
 
 
 def _face_rows(

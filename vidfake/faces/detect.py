@@ -4,19 +4,22 @@ The scale follows from the frame size (`max_side`) and the smallest face wanted 
 frames shrink until their longer side fits `max_side`, but never so far that a `min_face`
 face drops below MTCNN's reliable 20 pixels. Results are returned in full-frame pixels.
 Frame by frame, the cascade of `vidfake.faces.mtcnn` runs the nets (OpenCV resampling);
-`batch` hands the whole chunk to facenet-pytorch's own batched `detect`.
+`batch` hands the whole chunk to facenet-pytorch's own batched `detect`. What the nets see of a
+dim frame has its levels stretched first (`vidfake.faces.lowlight`, `dim_range`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
 from facenet_pytorch import MTCNN
 
 from vidfake.config import DetectConfig
 from vidfake.faces.crop import area_resize, crop_face, face_square, square_origin
+from vidfake.faces.lowlight import stretch_lut
 from vidfake.faces.mtcnn import Cascade
 
 _MTCNN_SMALLEST = 20  # pixels: MTCNN's default and reliable smallest face
@@ -85,7 +88,7 @@ class FaceDetector:
             return []
         height, width = frames.shape[1:3]
         scale = detection_scale(height, width, self.cfg)
-        small = _resize_all(frames, scale)
+        small = self._stretched(frames, _resize_all(frames, scale))
         min_size = max(12, int(round(self.cfg.min_face * scale)))
         if min(small.shape[1:3]) < min_size:  # smaller than the smallest face: none to find
             return [empty_detections() for _ in frames]
@@ -98,14 +101,29 @@ class FaceDetector:
             raw = [cascade.detect(img) for img in small]
         return [self._keep(b, p, lm, scale, width, height) for b, p, lm in raw]
 
+    def _lut(self, frame: np.ndarray) -> np.ndarray | None:
+        """The level stretch of a dim full-resolution frame, or None (see `lowlight`)."""
+        return stretch_lut(frame, self.cfg.dim_range, self.cfg.max_gain)
+
+    def _stretched(self, frames: np.ndarray, small: np.ndarray) -> np.ndarray:
+        """The detector's copies of the frames, each dim one with its levels stretched."""
+        luts = [self._lut(f) for f in frames]
+        if all(lut is None for lut in luts):
+            return small
+        return np.stack(
+            [s if lut is None else cv2.LUT(s, lut) for s, lut in zip(small, luts, strict=True)]
+        )
+
     def refine(self, frame: np.ndarray, boxes: np.ndarray) -> Detections:
         """One MTCNN O-Net pass on the square around each box of an RGB frame: the face's new
         box, landmarks and score there, in full-frame pixels (boxes not clipped to the frame)."""
         if len(boxes) == 0:
             return empty_detections()
         crops, origins = [], []
+        lut = self._lut(frame)
         for box in boxes:
-            crops.append(crop_face(frame, box, _FOLLOW_MARGIN, _ONET_SIDE))
+            crop = crop_face(frame, box, _FOLLOW_MARGIN, _ONET_SIDE)
+            crops.append(crop if lut is None else cv2.LUT(crop, lut))
             origins.append(square_origin(*face_square(box, _FOLLOW_MARGIN)))
         x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float()  # channels last
         with torch.inference_mode():  # MTCNN's normalisation; O-Net transposes internally

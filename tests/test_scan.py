@@ -187,3 +187,37 @@ def test_pipeline_entry_point(clips, tmp_path, ray_cluster):
     assert module.main(argv + ["--set", "track.min_length=2"]) == 0
     assert read_manifest(out).column("status").to_pylist() == ["ok"]
     assert module.main([str(archive), "--out", str(out), "--set", "nope=1"]) == 2
+
+
+def test_shards_build_on_real_world_oddities(clips, tmp_path, ray_cluster):
+    """A High 4:4:4 clip with a keyframe every 50 frames, a raw Annex-B stream, a dangling link
+    and a clip with flipped bytes (all made here from a bundled clip): faces on every sampled
+    frame of the first two, an error row for the link, `ok` with its damage counted for the last."""
+    from vidfake.video import sample_frames
+
+    src = clips / "cosanlab__single_face.mp4"
+    frames = [f for b in sample_frames(src, "all") for f in b.frames]
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    looped = frames + frames[::-1]  # 144 frames: keyframes 0, 50, 100
+    testmedia.render_frames(
+        looped, archive / "high444.mp4", 30, pix_fmt="yuv444p", options={"g": "50"}
+    )
+    testmedia.render_frames(frames, archive / "raw.264", 30)
+    os.symlink(archive / "gone.mp4", archive / "link.mp4")
+    testmedia.make_damaged("bit_flips", archive / "flipped.mp4", src=src)
+    out = tmp_path / "out"
+    args = ["shards", "build", str(archive), "-o", str(out), "--layout", "files", "--no-progress"]
+    sets = ["--set", "sampling=clip:6@10x3", "--set", "track.min_length=2"]
+    assert main(args + sets) == 1  # finished, one input failed
+    rows = {os.path.basename(r["path"]): r for r in read_manifest(out).to_pylist()}
+    assert sorted(rows) == ["flipped.mp4", "high444.mp4", "link.mp4", "raw.264"]
+    for name in ("high444.mp4", "raw.264"):
+        r = rows[name]
+        assert r["status"] == "ok" and r["decoder"] == "pyav", r
+        assert r["n_faces"] == r["frames_sampled"] == 18 and r["n_tracks"] == 1
+    assert "High 4:4:4 Predictive" in rows["high444.mp4"]["codec"]
+    assert rows["link.mp4"]["status"] == "error"
+    assert "broken symbolic link" in rows["link.mp4"]["error"]
+    flipped = rows["flipped.mp4"]
+    assert flipped["status"] == "ok" and flipped["frames_damaged"] > 0 and flipped["n_faces"] > 0

@@ -133,6 +133,13 @@ def test_damaged_kinds(tmp_path, kind):
             assert container.streams.audio[0].codec_context.name == "aac"
             assert sum(f.samples for f in container.decode(audio=0)) >= 44100
             return
+    if (
+        kind == "bit_flips"
+    ):  # a whole decode stops at the first bad packet; packets after it are fine
+        with av.open(str(path)) as container, pytest.raises(av.error.InvalidDataError):
+            for _ in container.decode(video=0):
+                pass
+        return
     frames, _, _ = _decode(path)
     if kind == "one_frame":
         assert len(frames) == 1

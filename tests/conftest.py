@@ -39,3 +39,33 @@ def ray_cluster():
         ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory):
+    """Save a random tiny CNN+LSTM as a real vidfake checkpoint scanning with `sampling`:
+    for tests that count rows and check plumbing, not detection quality."""
+    from vidfake.checkpoint import save_checkpoint
+    from vidfake.config import ScanConfig, to_dict
+    from vidfake.models import create_model
+
+    def make(sampling: str) -> Path:
+        model = create_model(
+            "cnn_lstm", backbone="test_efficientnet", img_size=64, frames=4, hidden=8
+        )
+        meta = {
+            "arch": "cnn_lstm",
+            "model_kwargs": model.model_kwargs,
+            "preprocess": {
+                "input_size": [3, 64, 64],
+                "mean": list(model.default_cfg["mean"]),
+                "std": list(model.default_cfg["std"]),
+                "frames": 4,
+                "eye_size": None,
+            },
+            "scan_settings": to_dict(ScanConfig(sampling=sampling)),
+            "threshold": 0.5,
+        }
+        return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny", model, meta)
+
+    return make

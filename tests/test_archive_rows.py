@@ -20,13 +20,11 @@ from pathlib import Path
 import av
 import pytest
 
-from vidfake.checkpoint import save_checkpoint
 from vidfake.cli import main
 from vidfake.collection import score_collection
-from vidfake.config import ScanConfig, TrackConfig, to_dict
+from vidfake.config import ScanConfig, TrackConfig
 from vidfake.datasets import DatasetItem, list_items
 from vidfake.datasets.item import path_problem
-from vidfake.models import create_model
 from vidfake.scan import build_shards, scan_task, scan_video
 from vidfake.shards import read_manifest
 from vidfake.testmedia import make_damaged
@@ -72,23 +70,9 @@ def archive(tmp_path_factory, sample_dir):
 
 
 @pytest.fixture(scope="module")
-def tiny_ckpt(tmp_path_factory):
+def tiny_ckpt(tiny_checkpoint):
     """An untrained tiny CNN+LSTM checkpoint: these tests count rows, not detection quality."""
-    model = create_model("cnn_lstm", backbone="test_efficientnet", img_size=64, frames=4, hidden=8)
-    meta = {
-        "arch": "cnn_lstm",
-        "model_kwargs": model.model_kwargs,
-        "preprocess": {
-            "input_size": [3, 64, 64],
-            "mean": list(model.default_cfg["mean"]),
-            "std": list(model.default_cfg["std"]),
-            "frames": 4,
-            "eye_size": None,
-        },
-        "scan_settings": to_dict(ScanConfig(sampling="clip:4@10")),
-        "threshold": 0.5,
-    }
-    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny", model, meta)
+    return tiny_checkpoint("clip:4@10")
 
 
 def _read_csv(path: Path) -> list[dict]:

@@ -15,11 +15,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from vidfake.checkpoint import save_checkpoint
 from vidfake.cli import main
 from vidfake.collection import score_collection
-from vidfake.config import ScanConfig, to_dict
-from vidfake.models import create_model
 from vidfake.score import aggregate, rank_rows
 from vidfake.testmedia import make_damaged
 
@@ -27,23 +24,9 @@ CLIPS = ("cosanlab__single_face.mp4", "OpenTalker__s.mp4")
 
 
 @pytest.fixture(scope="module")
-def tiny_ckpt(tmp_path_factory):
+def tiny_ckpt(tiny_checkpoint):
     """A random tiny CNN+LSTM saved as a real vidfake checkpoint, scanning 8 frames at 10 fps."""
-    model = create_model("cnn_lstm", backbone="test_efficientnet", img_size=64, frames=4, hidden=8)
-    meta = {
-        "arch": "cnn_lstm",
-        "model_kwargs": model.model_kwargs,
-        "preprocess": {
-            "input_size": [3, 64, 64],
-            "mean": list(model.default_cfg["mean"]),
-            "std": list(model.default_cfg["std"]),
-            "frames": 4,
-            "eye_size": None,
-        },
-        "scan_settings": to_dict(ScanConfig(sampling="clip:8@10")),
-        "threshold": 0.5,
-    }
-    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny", model, meta)
+    return tiny_checkpoint("clip:8@10")
 
 
 @pytest.fixture(scope="module")

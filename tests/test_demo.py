@@ -1,6 +1,6 @@
 """`run_demo` on a small archive: real clips, a synthetic fake, shards, a ranked CSV, a report.
 
-The full demo (8 clips, 4 fakes) is `make demo`; this runs the same code on two 2-s clips and
+The full demo (5 held-out clips, 4 fakes) is `make demo`; this runs the same code on two 2-s clips and
 one fake, on the session's Ray cluster, with the bundled default detector.
 """
 

@@ -102,6 +102,11 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--model", help="checkpoint (default: the bundled default detector)")
+    parser.add_argument(
+        "--tta",
+        choices=("none", "flip"),
+        help="vidfake's test-time augmentation (default: the checkpoint's)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,7 +122,12 @@ def main() -> None:
 
         t0 = time.perf_counter()
         summary = score_collection(
-            root / "clips", root / "scores.csv", ckpt, workers=args.workers, progress=False
+            root / "clips",
+            root / "scores.csv",
+            ckpt,
+            workers=args.workers,
+            progress=False,
+            tta=args.tta,
         )
         ours = time.perf_counter() - t0
         assert summary.scored == len(clips), summary.rows

@@ -78,8 +78,8 @@ def test_local_scoring_gives_every_input_one_row(tmp_path, archive, tiny_ckpt):
     by_name = {r["path"].rsplit("/", 1)[1]: r for r in rows}
     for name in CLIPS:
         r = by_name[name]
-        assert r["status"] == "ok" and 0.0 <= float(r["score"]) <= 1.0
-        assert r["verdict"] in ("real", "fake") and int(r["frames_scored"]) > 0
+        assert r["status"] == "ok" and int(r["frames_scored"]) > 0
+        assert r["verdict"] == ("fake" if float(r["score"]) >= 0.5 else "real")  # threshold 0.5
     for name in ("noise.mp4", "notes.mp4"):
         assert by_name[name]["status"] == "error" and by_name[name]["error"]
     assert [int(r["rank"]) for r in rows] == [1, 2, 3, 4]

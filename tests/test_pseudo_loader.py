@@ -6,6 +6,7 @@ the pseudo-fakes the loader makes from them are SYNTHETIC.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -120,8 +121,7 @@ def test_pseudo_fake_needs_scan_settings_and_no_eyes(shards: Path, tmp_path: Pat
     with pytest.raises(ValueError, match="eye"):
         ShardSequenceDataset(shards, _transform(), pseudo_fake=0.5, with_eyes=True)
     bare = tmp_path / "bare"
-    (bare / "faces").mkdir(parents=True)
-    for f in (shards / "faces").iterdir():
-        (bare / "faces" / f.name).write_bytes(f.read_bytes())
+    for part in ("faces", "manifest"):
+        shutil.copytree(shards / part, bare / part)
     with pytest.raises(FileNotFoundError, match="scan.yaml"):
         ShardSequenceDataset(bare, _transform(), pseudo_fake=0.5)

@@ -5,6 +5,7 @@ The shards come from `_training_data` (real clips, real MTCNN box, SYNTHETIC man
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import cv2
@@ -15,7 +16,7 @@ from _training_data import TEST_GROUPS, VAL_GROUPS, build_fixture_shards
 from torch.utils.data import DataLoader
 
 from vidfake.augment import AugmentConfig, SequenceAugment, h264_round_trip
-from vidfake.loader import ShardSequenceDataset, count_sequences, face_files
+from vidfake.loader import ShardSequenceDataset, class_counts, count_sequences, face_files
 from vidfake.sequences import SequenceTransform, decode_jpeg, track_sequences, track_windows
 
 
@@ -164,7 +165,8 @@ def test_oversampling_repeats_the_rarer_class(tmp_path: Path, fixture_shards) ->
         if lab == 0 or f < 16
     ]
     (tmp_path / "faces").mkdir()
-    pq.write_table(table.take(keep), tmp_path / "faces" / "part-0.parquet")
+    pq.write_table(table.take(keep), tmp_path / "faces" / src.name)
+    shutil.copytree(fixture_shards["spatial"] / "manifest", tmp_path / "manifest")
     plain = [int(i["label"]) for i in ShardSequenceDataset(tmp_path, _transform(), stride=4)]
     balanced = [
         int(i["label"])
@@ -174,8 +176,28 @@ def test_oversampling_repeats_the_rarer_class(tmp_path: Path, fixture_shards) ->
     assert abs(balanced.count(1) - balanced.count(0)) <= 0.25 * balanced.count(0)
 
 
+def test_rows_of_an_interrupted_scan_are_never_read(tmp_path: Path, fixture_shards) -> None:
+    """A faces file no manifest part commits (a scan killed before its commit) stays unseen."""
+    root = tmp_path / "shards"
+    shutil.copytree(fixture_shards["spatial"], root)
+    before = (
+        count_sequences(root, 4, 4, ("train",)),
+        class_counts(root, ("train",)),
+        len(list(ShardSequenceDataset(root, _transform(), stride=4, seed=0))),
+    )
+    committed = face_files(root)
+    shutil.copy(committed[0], root / "faces" / "part-0badc0ffee00-0000.parquet")
+    assert face_files(root) == committed
+    after = (
+        count_sequences(root, 4, 4, ("train",)),
+        class_counts(root, ("train",)),
+        len(list(ShardSequenceDataset(root, _transform(), stride=4, seed=0))),
+    )
+    assert after == before and before[0][0] > 0
+
+
 def test_missing_shards_are_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="no face shards"):
+    with pytest.raises(FileNotFoundError, match="no committed face shards"):
         ShardSequenceDataset(tmp_path, _transform())
     with pytest.raises(ValueError, match="balance"):
         ShardSequenceDataset(tmp_path, _transform(), balance="weights")

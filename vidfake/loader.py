@@ -35,6 +35,7 @@ from vidfake.sequences import (
     table_sequences,
 )
 from vidfake.shards.schema import check_version
+from vidfake.shards.store import committed_face_files
 from vidfake.video import sampling_fps
 
 if TYPE_CHECKING:
@@ -160,13 +161,20 @@ def _table_sequences(
 
 
 def face_files(shards_dir: str | Path) -> list[Path]:
-    """The face Parquet files of a shards folder, sorted; a clear error when there are none."""
+    """The committed face Parquet files of a shards folder; a clear error when there are none.
+
+    Only files a manifest part commits (`committed_face_files`): rows of an interrupted scan
+    never reach training, `eval` or a count.
+    """
     root = Path(shards_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"shards folder {root} does not exist")
-    files = sorted((root / "faces").glob("*.parquet"))
+    files = committed_face_files(root)
     if not files:
-        raise FileNotFoundError(f"{root}: no face shards (expected {root}/faces/*.parquet)")
+        raise FileNotFoundError(
+            f"{root}: no committed face shards (expected {root}/faces/part-*.parquet named by a "
+            f"{root}/manifest/ part; an interrupted scan commits nothing until it is resumed)"
+        )
     return files
 
 

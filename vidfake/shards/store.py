@@ -36,8 +36,13 @@ def _committed(shards_dir: Path) -> set[str]:
     return {_part_id(p.name) for p in mdir.glob("part-*.parquet")} if mdir.is_dir() else set()
 
 
-def _face_files(shards_dir: Path) -> list[Path]:
-    """Committed faces files, in name order."""
+def committed_face_files(shards_dir: str | Path) -> list[Path]:
+    """The faces files a finished commit made visible, in name order.
+
+    The one reader of which shard files hold data: files of an interrupted scan (no manifest
+    part names them) are never read, by the store, training, `eval` or the Ray Data path.
+    """
+    shards_dir = Path(shards_dir)
     done = _committed(shards_dir)
     fdir = shards_dir / FACES_DIR
     return sorted(p for p in fdir.glob("part-*.parquet") if _part_id(p.name) in done)
@@ -63,7 +68,7 @@ def read_manifest(shards_dir: str | Path) -> pa.Table:
 
 def _faces_dataset(shards_dir: str | Path) -> pads.Dataset:
     """A pyarrow dataset over the committed faces files."""
-    files = _face_files(_require(shards_dir))
+    files = committed_face_files(_require(shards_dir))
     if files:
         check_version(pq.read_schema(files[0]))
     return pads.dataset([str(f) for f in files], schema=FACE_SCHEMA, format="parquet")

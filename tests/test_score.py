@@ -98,15 +98,60 @@ def test_resume_scores_only_what_is_missing(tmp_path, archive, tiny_ckpt):
     score_collection(first, out, tiny_ckpt, local=True, progress=False)
     before = read_csv(out)[0]
     partial = out.with_name(out.name + ".partial.jsonl")
-    row = {"path": str(archive / "noise.mp4"), "status": "error", "error": "from the log"}
+    row = {"path": str(first / "noise.mp4"), "status": "error", "error": "from the log"}
     partial.write_text(json.dumps(row) + "\n" + '{"path": "cut sho')  # an interrupted run
+    shutil.copy(archive / "noise.mp4", first / "noise.mp4")
     shutil.copy(archive / CLIPS[1], first / CLIPS[1])
     summary = score_collection(first, out, tiny_ckpt, local=True, progress=False)
     assert summary.skipped == 2 and summary.scored == 1
     rows = {r["path"]: r for r in read_csv(out)}
     assert len(rows) == 3
     assert rows[before["path"]]["score"] == before["score"]
-    assert rows[str(archive / "noise.mp4")]["error"] == "from the log"
+    assert rows[str(first / "noise.mp4")]["error"] == "from the log"
+
+
+def test_an_output_of_another_input_is_refused_not_merged(tmp_path, archive, tiny_ckpt, capsys):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for folder, name in ((a, CLIPS[0]), (b, CLIPS[1])):
+        folder.mkdir()
+        shutil.copy(archive / name, folder / name)
+    out = tmp_path / "s.csv"
+    args = ["score", "--model", str(tiny_ckpt), "--local", "--no-progress", "-o", str(out)]
+    assert main([*args, str(a)]) == 0
+    assert main([*args, str(b)]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert [r["path"] for r in read_csv(out)] == [str(a / CLIPS[0])]  # left as it was
+    assert main([*args, str(b), "--force"]) == 0
+    assert [r["path"] for r in read_csv(out)] == [str(b / CLIPS[1])]
+
+
+def test_identical_files_at_two_paths_get_a_row_each(tmp_path, archive, tiny_ckpt, ray_cluster):
+    from vidfake.datasets import list_items
+    from vidfake.scan import build_shards
+    from vidfake.score import Scorer
+
+    twins = tmp_path / "twins"
+    twins.mkdir()
+    for name in ("one.mp4", "two.mp4"):
+        shutil.copy(archive / CLIPS[0], twins / name)
+    shards = tmp_path / "shards"
+    build_shards(list_items(twins), shards, Scorer(tiny_ckpt).scan_config(), progress=False)
+    runs = {
+        "shards": score_collection(shards, tmp_path / "s.csv", tiny_ckpt, progress=False),
+        "local": score_collection(twins, tmp_path / "l.csv", tiny_ckpt, local=True, progress=False),
+        "ray": score_collection(twins, tmp_path / "r.csv", tiny_ckpt, progress=False),
+    }
+    for how, summary in runs.items():
+        rows = read_csv(summary.out_csv)
+        assert sorted(r["path"].rsplit("/", 1)[1] for r in rows) == ["one.mp4", "two.mp4"], how
+        assert rows[0]["video_id"] == rows[1]["video_id"], how
+        assert [r["status"] for r in rows] == ["ok", "ok"], how
+        assert rows[0]["score"] == rows[1]["score"], how
+        assert rows[0]["frames_scored"] == rows[1]["frames_scored"], how
+    local = {r["path"]: r for r in read_csv(runs["local"].out_csv)}
+    for r in read_csv(runs["shards"].out_csv):
+        assert float(r["score"]) == pytest.approx(float(local[r["path"]]["score"]), abs=1e-5)
+        assert r["frames_scored"] == local[r["path"]]["frames_scored"]
 
 
 def test_ray_scoring_matches_local(tmp_path, archive, tiny_ckpt, ray_cluster):

@@ -239,33 +239,46 @@ def check_shard_settings(shards: Path, scorer: Scorer) -> None:
 def _score_shards(
     shards: Path, scorer: Scorer, progress: _Progress, skip: set[str], video_batch: int
 ) -> None:
-    """Score a shards folder in this process, a few videos at a time."""
+    """Score a shards folder in this process, a few videos at a time.
+
+    One row per manifest path: identical files at two paths share a video id (the content
+    hash) and are scored once, but each path gets its own row.
+    """
     check_shard_settings(shards, scorer)
-    manifest = {r["video_id"]: r for r in read_manifest(shards).to_pylist()}
-    for m in manifest.values():
-        if m["path"] not in skip and m["status"] != "ok":
-            progress.add(result_row(scorer, m, pa.table({}), None), None)
-    todo = {v for v, m in manifest.items() if m["status"] == "ok" and m["path"] not in skip}
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for m in read_manifest(shards).to_pylist():
+        if m["path"] not in skip:
+            rows.setdefault(m["video_id"], []).append(m)
+    for ms in rows.values():
+        for m in ms:
+            if m["status"] != "ok":
+                progress.add(result_row(scorer, m, pa.table({}), None), None)
+    todo = {v for v, ms in rows.items() if any(m["status"] == "ok" for m in ms)}
     buffer: list[tuple[str, pa.Table]] = []
     seen: set[str] = set()
 
     def flush() -> None:
         scores = scorer.score_videos(buffer)
         for vid, table in buffer:
-            progress.add(result_row(scorer, manifest[vid], table, scores[vid]), scores[vid])
+            for m in rows[vid]:
+                if m["status"] == "ok":
+                    progress.add(result_row(scorer, m, table, scores[vid]), scores[vid])
         buffer.clear()
 
     for vid, table in _group_by_video(iter_face_batches(shards)):
         if vid in todo and vid not in seen:
             seen.add(vid)
-            buffer.append((vid, table))
+            n_faces = max(int(m["n_faces"] or 0) for m in rows[vid])
+            buffer.append((vid, table.slice(0, n_faces)))  # the rows of one of its scans
             if len(buffer) >= video_batch:
                 flush()
     if buffer:
         flush()
     for vid in sorted(todo - seen):
-        m = dict(manifest[vid], status="no_face", error="no face rows in the shards")
-        progress.add(result_row(scorer, m, pa.table({}), None), None)
+        for m in rows[vid]:
+            if m["status"] == "ok":
+                m = dict(m, status="no_face", error="no face rows in the shards")
+                progress.add(result_row(scorer, m, pa.table({}), None), None)
 
 
 def _score_local(items: list[DatasetItem], scorer: Scorer, progress: _Progress) -> None:
@@ -381,6 +394,21 @@ def _score_ray(
             ray.shutdown()
 
 
+def _refuse_other_input(previous: list[dict[str, Any]], wanted: set[str], out: Path) -> None:
+    """Resume only the same input: an output holding rows of other videos is refused.
+
+    The CSV holds exactly the current input's rows; rows of another input would otherwise
+    be ranked beside them.
+    """
+    other = sorted(r["path"] for r in previous if r["path"] not in wanted)
+    if other:
+        raise ValueError(
+            f"{out} (or its partial log) holds {len(other)} rows of videos that are not in "
+            f"this input (first: {other[0]}); it is the output of another run. Pass --force "
+            "to replace it, or write to another -o"
+        )
+
+
 def score_collection(
     source: str | Path,
     out_csv: str | Path,
@@ -403,6 +431,9 @@ def score_collection(
 ) -> ScoreSummary:
     """Score `source` into a ranked CSV at `out_csv`; resumes an interrupted run unless `force`.
 
+    The CSV holds one row per input path, exactly the current input's; an existing output
+    with rows of other videos is refused (`force` replaces it).
+
     `local=True` scans and scores in this process; otherwise scan tasks run on Ray (a local
     Ray with `workers` CPUs, the running one, or the cluster at `address`) and feed `actors`
     model actors, with `gpus` GPUs each. A shards folder is read, not rescanned. `tta`
@@ -418,13 +449,16 @@ def score_collection(
     if force:
         for p in (out, out.with_name(out.name + ".partial.jsonl")):
             p.unlink(missing_ok=True)
+    wanted = (
+        set(read_manifest(source).column("path").to_pylist())
+        if shards
+        else {printable(str(i.path)) for i in items}
+    )
     previous = _read_previous(out)
+    _refuse_other_input(previous, wanted, out)
     done = {r["path"] for r in previous}
-    if shards:
-        paths = read_manifest(source).column("path").to_pylist()
-        total = len(set(paths))
-    else:
-        total = len(items)
+    total = len(wanted)
+    if not shards:
         items = [i for i in items if printable(str(i.path)) not in done]
     summary = ScoreSummary(str(out), total=total, skipped=len(done))
     t0 = time.perf_counter()

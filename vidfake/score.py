@@ -184,6 +184,8 @@ class Scorer:
         counts: dict[tuple[str, int], int] = {}
         videos: list[str] = []
         for vid, table in faces:
+            if vid in videos:
+                continue  # the same content at another path: its windows enter once
             videos.append(vid)
             if table.num_rows == 0:
                 continue

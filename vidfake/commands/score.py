@@ -20,8 +20,10 @@ def register(subparsers: Any) -> None:
         description=(
             "Score every video of INPUT (a folder, a CSV or text file listing videos, one video, "
             "or a shards folder) and write a CSV ranked by the probability of being fake. Every "
-            "input gets one row with a status (ok, no_face, error). A rerun with the same output "
-            "skips the videos already scored. Exit code 1 when some inputs failed."
+            "input gets one row with a status (ok, no_face, error). A rerun of the same input "
+            "into the same output skips the videos already scored; an output that holds rows "
+            "of another input is refused (--force replaces it). Exit code 1 when some inputs "
+            "failed."
         ),
     )
     p.add_argument("input", help="folder, list file, video, or shards folder")
@@ -52,7 +54,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--gpus", type=float, default=0.0, help="GPUs per model actor (default: 0)")
     p.add_argument("--actors", type=int, default=1, help="model actors on Ray (default: 1)")
     p.add_argument("--local", action="store_true", help="scan and score in this process, no Ray")
-    p.add_argument("--force", action="store_true", help="rescore everything")
+    p.add_argument(
+        "--force", action="store_true", help="rescore everything, replacing an existing output"
+    )
     p.add_argument("--top", type=int, default=10, help="rows of the ranking to print")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

@@ -212,3 +212,46 @@ def test_scoring_shards_matches_scanning_and_refuses_other_crops(
     build_shards(list_items(archive), other, cfg, progress=False)
     with pytest.raises(ValueError, match="other crop settings.*size: shards 112 vs model 224"):
         score_collection(other, tmp_path / "o.csv", tiny_ckpt, progress=False)
+
+
+def test_a_frame_shared_by_overlapping_windows_is_encoded_once(sample_dir, tiny_ckpt):
+    """Scoring encodes each distinct crop once (twice under the mirror TTA), yet every window
+    gets the probability the whole model gives it on its own."""
+    import torch
+
+    from vidfake.datasets import DatasetItem
+    from vidfake.metrics import sigmoid
+    from vidfake.scan import scan_video
+    from vidfake.score import Scorer
+    from vidfake.sequences import table_sequences
+
+    scorer = Scorer(tiny_ckpt, tta="flip")
+    item = DatasetItem(str(sample_dir / "clips" / CLIPS[0]), -1, "g", "unassigned", "input")
+    res = scan_video(item, scorer.scan_config())
+    vid, table = res.manifest["video_id"], res.faces
+    windows = list(table_sequences(table, scorer.frames, scorer.stride, True))
+    distinct = {(s.track_id, s.clip_index, int(f)) for s in windows for f in s.frame_index}
+    assert scorer.stride < scorer.frames and len(windows) > 1
+    encoded: list[int] = []
+    backbone = scorer.model.model.face.backbone
+    hook = backbone.register_forward_hook(lambda m, args, out: encoded.append(args[0].shape[0]))
+    try:
+        vs = scorer.score_videos([(vid, table)])[vid]
+    finally:
+        hook.remove()
+    assert sum(encoded) == 2 * len(distinct) < 2 * scorer.frames * len(windows)
+    got = {
+        (ts.track_id, tuple(fr)): p
+        for ts in vs.tracks
+        for p, fr in zip(ts.probs, ts.frames, strict=True)
+    }
+    with torch.no_grad():
+        want = {
+            (s.track_id, tuple(int(f) for f in s.frame_index)): float(
+                sigmoid(scorer.model(scorer.transform(s.faces)[None]).numpy())[0]
+            )
+            for s in windows
+        }
+    assert got.keys() == want.keys()
+    for key, p in want.items():
+        assert got[key] == pytest.approx(p, abs=1e-5)

@@ -136,6 +136,7 @@ class Scorer:
         self.transform = SequenceTransform.from_cfg(self.meta["preprocess"])
         self.uses_eyes = bool(self.meta.get("uses_eyes"))
         self.uses_blink = bool(self.meta.get("uses_blink"))
+        self.has_face = bool(self.model.has_face)
         self.frames = self.transform.frames
         self.stride = stride or max(1, self.frames // 2)
         self.aggregate = aggregate
@@ -155,30 +156,50 @@ class Scorer:
         return "fake" if score >= self.threshold else "real"
 
     @torch.no_grad()
+    def _frame_features(self, blobs: list[bytes]) -> torch.Tensor | None:
+        """The model's per-frame features of each distinct face crop, encoded once each."""
+        if not self.has_face or not blobs:
+            return None
+        step = self.batch_size * self.frames
+        out = []
+        for i in range(0, len(blobs), step):
+            x = self.transform.prepare_frames(blobs[i : i + step]).to(self.device)
+            out.append(self.model.encode_frames(x))
+        return torch.cat(out)
+
+    @torch.no_grad()
     def _logits(
         self,
-        xs: list[torch.Tensor],
+        feats: torch.Tensor | None,
+        rows: list[list[int]],
         eyes: list[torch.Tensor | None],
         blinks: list[np.ndarray | None],
     ) -> np.ndarray:
+        """Window logits from the frames' features (`rows`: each window's frame rows)."""
         out = []
-        for i in range(0, len(xs), self.batch_size):
+        for i in range(0, len(rows), self.batch_size):
             part = slice(i, i + self.batch_size)
-            x = torch.stack(xs[part]).to(self.device)
+            f = None if feats is None else feats[torch.as_tensor(rows[part])]
             e = torch.stack(eyes[part]).to(self.device) if self.uses_eyes else None
             b = (
                 torch.from_numpy(np.stack(blinks[part])).to(self.device)
                 if self.uses_blink
                 else None
             )
-            out.append(self.model(x, eyes=e, blink=b).float().cpu().numpy())
+            out.append(self.model.classify_encoded(f, eyes=e, blink=b).float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
     def score_videos(self, faces: Iterable[tuple[str, pa.Table]]) -> dict[str, VideoScore]:
-        """Score several videos at once: their windows are batched together through the model."""
+        """Score several videos at once: their windows are batched together through the model.
+
+        A frame shared by overlapping windows (stride < T, padding) is decoded and encoded once;
+        each window's temporal part then reads its frames' features.
+        """
         keys: list[tuple[str, int]] = []
         frames: list[list[int]] = []
-        xs: list[torch.Tensor] = []
+        rows: list[list[int]] = []
+        blobs: list[bytes] = []
+        frame_row: dict[tuple[str, int, int, int], int] = {}
         eyes: list[torch.Tensor | None] = []
         blinks: list[np.ndarray | None] = []
         counts: dict[tuple[str, int], int] = {}
@@ -197,13 +218,20 @@ class Scorer:
                 table, self.frames, self.stride, True, self.uses_blink, self.sample_fps
             )
             for seq in windows:
-                x, e = self.transform.prepare(seq.faces, seq.eyes if self.uses_eyes else None)
                 keys.append((seq.video_id, seq.track_id))
                 frames.append([int(f) for f in seq.frame_index])
-                xs.append(x)
-                eyes.append(e)
+                window = []
+                for f, blob in zip(seq.frame_index, seq.faces, strict=True):
+                    key = (seq.video_id, seq.track_id, seq.clip_index, int(f))
+                    if key not in frame_row:
+                        frame_row[key] = len(blobs)
+                        blobs.append(blob)
+                    window.append(frame_row[key])
+                rows.append(window)
+                eyes.append(self.transform.prepare_eyes(seq.eyes) if self.uses_eyes else None)
                 blinks.append(seq.blink)
-        probs = sigmoid(self._logits(xs, eyes, blinks).astype(np.float64))
+        feats = self._frame_features(blobs)
+        probs = sigmoid(self._logits(feats, rows, eyes, blinks).astype(np.float64))
         per_track: dict[tuple[str, int], TrackScore] = {}
         for key, p, fr in zip(keys, probs, frames, strict=True):
             ts = per_track.setdefault(key, TrackScore(key[1], 0.0, [], [], counts.get(key, 0)))

@@ -230,11 +230,22 @@ class SequenceTransform:
         if self.augment is not None and rng is not None:
             imgs, pairs = self.augment(imgs, rng, pairs)
         x = self._to_tensor(imgs, self.input_size[1:])
-        if pairs is None:
-            return x, None
+        return x, None if pairs is None else self._eye_tensor(pairs)
+
+    def prepare_frames(self, faces: list[bytes]) -> torch.Tensor:
+        """Any number of JPEG face crops → normalised (N,3,H,W), no augmentation (scoring)."""
+        return self._to_tensor([decode_jpeg(b) for b in faces], self.input_size[1:])
+
+    def prepare_eyes(self, eyes: list[tuple[bytes | None, bytes | None]]) -> torch.Tensor:
+        """A window's eye patch pairs → normalised (T,2,3,h,w), no augmentation (scoring)."""
+        if not self.eye_size:
+            raise ValueError("this transform has no eye size: the model reads no eye patches")
+        return self._eye_tensor([(self._eye(left), self._eye(right)) for left, right in eyes])
+
+    def _eye_tensor(self, pairs: list[tuple[np.ndarray, np.ndarray]]) -> torch.Tensor:
         flat = [im for pair in pairs for im in pair]
         e = self._to_tensor(flat, (self.eye_size, self.eye_size))
-        return x, e.reshape(len(pairs), 2, *e.shape[1:])
+        return e.reshape(len(pairs), 2, *e.shape[1:])
 
     def _eye(self, blob: bytes | None) -> np.ndarray:
         """An eye patch, or a grey patch where the scan stored none."""

@@ -2,7 +2,9 @@
 
 A stream maps its input to one feature vector per sequence and says how long that vector is
 (`num_features`); `SequenceClassifier` checks the inputs, concatenates the streams and applies a
-linear head, so every model returns `(B,)` logits and fuses extra cues the same way.
+linear head, so every model returns `(B,)` logits and fuses extra cues the same way. Every face
+stream is a `FrameTemporal`: each frame is encoded alone, then a window's frames are summarised,
+so a scorer can encode a frame once for all the overlapping windows that hold it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,30 @@ def probe_output(module: nn.Module, img_size: int) -> torch.Tensor:
     return out
 
 
-class FramePool(nn.Module):
+class FrameTemporal(nn.Module):
+    """A face stream in two steps: `encode_frames` (N,3,H,W) → per-frame features (N, ...),
+    then `summarise` (B,T, ...) → (B, num_features).
+
+    `forward` on (B,T,3,H,W) is the two in a row; scoring calls them apart so a frame shared
+    by overlapping windows is encoded once (the result is the same).
+    """
+
+    num_features: int
+
+    def encode_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """Per-frame features of a flat batch of frames."""
+        raise NotImplementedError
+
+    def summarise(self, feats: torch.Tensor) -> torch.Tensor:
+        """One feature vector per window from its frames' features `(B, T, ...)`."""
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feats = self.encode_frames(rearrange(x, "b t c h w -> (b t) c h w"))
+        return self.summarise(feats.reshape(x.shape[0], x.shape[1], *feats.shape[1:]))
+
+
+class FramePool(FrameTemporal):
     """Run a per-frame encoder on every frame and average the features over time.
 
     With a linear head after it, the sequence logit is exactly the mean of the frame logits.
@@ -35,9 +60,11 @@ class FramePool(nn.Module):
         self.encoder = encoder
         self.num_features = num_features
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        feats = self.encoder(rearrange(x, "b t c h w -> (b t) c h w"))
-        return rearrange(feats, "(b t) d -> b t d", b=x.shape[0]).mean(dim=1)
+    def encode_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.encoder(frames)
+
+    def summarise(self, feats: torch.Tensor) -> torch.Tensor:
+        return feats.mean(dim=1)
 
 
 class TemporalLSTM(nn.Module):
@@ -210,12 +237,36 @@ class SequenceClassifier(nn.Module):
         eyes: torch.Tensor | None = None,
         blink: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        feats = None
+        if self.face is not None:
+            self._check_faces(x)
+            flat = self.encode_frames(rearrange(x, "b t c h w -> (b t) c h w"))
+            feats = flat.reshape(x.shape[0], x.shape[1], *flat.shape[1:])
+        return self.classify_encoded(feats, eyes, blink)
+
+    @property
+    def has_face(self) -> bool:
+        """Whether the model reads face crops (an eye-only model does not)."""
+        return self.face is not None
+
+    def encode_frames(self, frames: torch.Tensor) -> torch.Tensor | None:
+        """The face stream's per-frame features of (N,3,H,W) frames (None without one)."""
+        return None if self.face is None else self.face.encode_frames(frames)
+
+    def classify_encoded(
+        self,
+        feats: torch.Tensor | None,
+        eyes: torch.Tensor | None = None,
+        blink: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Logits `(B,)` from the windows' per-frame face features `(B, T, ...)` and the rest."""
         parts = []
         batch = None
         if self.face is not None:
-            self._check_faces(x)
-            batch = x.shape[0]
-            parts.append(self.face(x))
+            if feats is None:
+                raise ValueError("this model has a face stream: pass the frames' features")
+            batch = feats.shape[0]
+            parts.append(self.face.summarise(feats))
         if self.eye is not None:
             self._check_eyes(eyes, batch)
             batch = eyes.shape[0]

@@ -11,15 +11,20 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from einops import rearrange
 from torch import Tensor, nn
 
-from vidfake.models._base import SequenceClassifier, TemporalLSTM, assemble, make_default_cfg
+from vidfake.models._base import (
+    FrameTemporal,
+    SequenceClassifier,
+    TemporalLSTM,
+    assemble,
+    make_default_cfg,
+)
 from vidfake.models._registry import register_model
 from vidfake.models.backbones import PooledStage, feature_width, freeze_stem, timm_backbone
 
 
-class CNNLSTM(nn.Module):
+class CNNLSTM(FrameTemporal):
     """Per-frame backbone features `(B, T, F)` → LSTM → `(B, hidden x directions)`."""
 
     def __init__(
@@ -33,12 +38,13 @@ class CNNLSTM(nn.Module):
         if channels_last:
             self.backbone.to(memory_format=torch.channels_last)
 
-    def forward(self, x: Tensor) -> Tensor:
-        frames = rearrange(x, "b t c h w -> (b t) c h w")
+    def encode_frames(self, frames: Tensor) -> Tensor:
         if self.channels_last:  # NHWC: oneDNN's faster CPU convolutions
             frames = frames.contiguous(memory_format=torch.channels_last)
-        feats = self.backbone(frames)
-        return self.lstm(rearrange(feats, "(b t) d -> b t d", b=x.shape[0]))
+        return self.backbone(frames)
+
+    def summarise(self, feats: Tensor) -> Tensor:
+        return self.lstm(feats)
 
 
 @register_model

@@ -21,7 +21,13 @@ from timm.layers import trunc_normal_
 from timm.models.vision_transformer import Block
 from torch import nn
 
-from vidfake.models._base import SequenceClassifier, assemble, make_default_cfg, probe_output
+from vidfake.models._base import (
+    FrameTemporal,
+    SequenceClassifier,
+    assemble,
+    make_default_cfg,
+    probe_output,
+)
 from vidfake.models._registry import register_model
 from vidfake.models.backbones import timm_backbone
 
@@ -42,7 +48,7 @@ def _blocks(dim: int, depth: int, heads: int, drop: float) -> nn.Sequential:
     )
 
 
-class SpaceTimeTransformer(nn.Module):
+class SpaceTimeTransformer(FrameTemporal):
     """Stem feature maps of T frames → T x N tokens → transformer → the CLS token, normalised."""
 
     def __init__(
@@ -82,17 +88,21 @@ class SpaceTimeTransformer(nn.Module):
         for param in (self.pos_space, self.pos_time, self.cls):
             trunc_normal_(param, std=0.02)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, t = x.shape[:2]
-        if t > self.frames:
-            raise ValueError(f"this cvit has time positions for {self.frames} frames; got {t}")
-        fmap = self.stem(rearrange(x, "b t c h w -> (b t) c h w"))[-1]
+    def encode_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        fmap = self.stem(frames)[-1]
         if tuple(fmap.shape[2:]) != self.grid:
             raise ValueError(
-                f"cvit was built for a {self.grid} feature grid; {x.shape[3]}x{x.shape[4]} "
-                f"faces give {tuple(fmap.shape[2:])} (set img_size to the face size)"
+                f"cvit was built for a {self.grid} feature grid; {frames.shape[2]}x"
+                f"{frames.shape[3]} faces give {tuple(fmap.shape[2:])} (set img_size to the "
+                "face size)"
             )
-        tokens = self.proj(rearrange(fmap, "(b t) c h w -> b t (h w) c", b=b)) + self.pos_space
+        return fmap
+
+    def summarise(self, feats: torch.Tensor) -> torch.Tensor:
+        b, t = feats.shape[:2]
+        if t > self.frames:
+            raise ValueError(f"this cvit has time positions for {self.frames} frames; got {t}")
+        tokens = self.proj(rearrange(feats, "b t c h w -> b t (h w) c")) + self.pos_space
         if self.attention == "joint":
             seq = rearrange(tokens + self.pos_time[:, :t], "b t n d -> b (t n) d")
             seq = self.blocks(torch.cat([self.cls.expand(b, -1, -1), seq], dim=1))

@@ -46,6 +46,33 @@ class FlipTTA(nn.Module):
             + self.model(mirrored, eyes=mirrored_eyes, blink=blink)
         ) / 2
 
+    @property
+    def has_face(self) -> bool:
+        """Whether the wrapped model reads face crops."""
+        return self.model.has_face
+
+    def encode_frames(self, frames: torch.Tensor) -> torch.Tensor | None:
+        """Per-frame features of the frames and of their mirror images, stacked: (N, 2, ...)."""
+        plain = self.model.encode_frames(frames)
+        if plain is None:
+            return None
+        return torch.stack([plain, self.model.encode_frames(frames.flip(-1))], dim=1)
+
+    def classify_encoded(
+        self,
+        feats: torch.Tensor | None,
+        eyes: torch.Tensor | None = None,
+        blink: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The mean logit of both views from `encode_frames`' features gathered per window."""
+        plain = None if feats is None else feats[:, :, 0]
+        mirrored = None if feats is None else feats[:, :, 1]
+        mirrored_eyes = None if eyes is None else eyes.flip(-1).flip(2)
+        return (
+            self.model.classify_encoded(plain, eyes, blink)
+            + self.model.classify_encoded(mirrored, mirrored_eyes, blink)
+        ) / 2
+
 
 def with_tta(model: nn.Module, mode: str) -> nn.Module:
     """`model` under test-time augmentation `mode` (`none` returns it unchanged)."""

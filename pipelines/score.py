@@ -4,7 +4,8 @@
     ray submit cluster/scan.yaml pipelines/score.py -- INPUT --out scores.csv
 
 Joins the cluster (`--address auto` by default) and calls `vidfake.collection.score_collection`:
-scan tasks, one per video, feed model actors (`--actors`, `--gpus` each). Exit codes as
+a pool of workers (`--actors`, default one per CPU of the cluster; `--gpus` each) scans and
+scores the videos, each worker holding the face detector and the model. Exit codes as
 `vidfake score`: 0 all scored, 1 some videos errored, 2 bad arguments or model.
 """
 
@@ -23,8 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="checkpoint folder (default: the bundled detector)")
     parser.add_argument("--layout", default="auto")
     parser.add_argument("--aggregate", default="mean")
-    parser.add_argument("--actors", type=int, default=1, help="model actors")
-    parser.add_argument("--gpus", type=float, default=0.0, help="GPUs per model actor")
+    parser.add_argument("--actors", type=int, help="scan-and-score workers (default: one per CPU)")
+    parser.add_argument("--gpus", type=float, default=0.0, help="GPUs per worker")
     parser.add_argument("--details", help="per-window scores as Parquet")
     parser.add_argument("--address", default=os.environ.get("RAY_ADDRESS", "auto"))
     parser.add_argument("--force", action="store_true")

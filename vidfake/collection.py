@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from vidfake.config import ScanConfig, load_config, to_dict
 from vidfake.datasets import DatasetItem, list_items
 from vidfake.datasets.item import VIDEO_SUFFIXES, printable
+from vidfake.dispatch import bounded
 from vidfake.scan import error_result, scan_task, start_ray
 from vidfake.score import CSV_COLUMNS, Scorer, VideoScore, rank_rows, result_row
 from vidfake.shards.store import MANIFEST_DIR, SCAN_CONFIG, iter_face_batches, read_manifest
@@ -281,19 +282,30 @@ def _score_shards(
                 progress.add(result_row(scorer, m, pa.table({}), None), None)
 
 
+def scan_and_score(scorer: Scorer, item: DatasetItem) -> tuple[dict[str, Any], VideoScore | None]:
+    """One video's CSV row and score: scanned with the model's settings, then scored.
+
+    Bad media is an error row; a bug fails this video alone (`scan_task`), here as on Ray.
+    """
+    manifest, faces = scan_task(item, scorer.scan_config(), None)
+    vs = None
+    if manifest["status"] == "ok":
+        vs = scorer.score_videos([(manifest["video_id"], faces)])[manifest["video_id"]]
+    return result_row(scorer, manifest, faces, vs), vs
+
+
 def _score_local(items: list[DatasetItem], scorer: Scorer, progress: _Progress) -> None:
     """Scan and score one video after another in this process (small jobs, no Ray start)."""
-    cfg = scorer.scan_config()
     for item in items:
-        manifest, faces = scan_task(item, cfg, None)  # a bug fails this video alone, as on Ray
-        vs = None
-        if manifest["status"] == "ok":
-            vs = scorer.score_videos([(manifest["video_id"], faces)])[manifest["video_id"]]
-        progress.add(result_row(scorer, manifest, faces, vs), vs)
+        progress.add(*scan_and_score(scorer, item))
 
 
-class _ScoreActor:
-    """A model loaded once per Ray actor; scores batches of scanned videos."""
+class _ScoreWorker:
+    """A Ray actor that scans and scores videos: face detector and model loaded once.
+
+    One per CPU (or per GPU share): a video's faces never leave the process that found them,
+    and no worker waits on another.
+    """
 
     def __init__(
         self, model: str, aggregate: str, stride: int | None, batch_size: int, tta: str
@@ -303,92 +315,51 @@ class _ScoreActor:
         device = "cuda" if torch.cuda.is_available() else "cpu"
         self.scorer = Scorer(model, aggregate, stride, batch_size, device, tta=tta)
 
-    def score(
-        self, manifests: list[dict[str, Any]], *faces: pa.Table
-    ) -> list[tuple[dict[str, Any], VideoScore | None]]:
-        ok = [
-            (m["video_id"], f) for m, f in zip(manifests, faces, strict=True) if m["status"] == "ok"
-        ]
-        scores = self.scorer.score_videos(ok) if ok else {}
-        out = []
-        for m, f in zip(manifests, faces, strict=True):
-            vs = scores.get(m["video_id"]) if m["status"] == "ok" else None
-            out.append((result_row(self.scorer, m, f, vs), vs))
-        return out
+    def run(self, item: DatasetItem) -> tuple[dict[str, Any], VideoScore | None]:
+        return scan_and_score(self.scorer, item)
 
 
 def _score_ray(
     items: list[DatasetItem],
     scorer: Scorer,
     progress: _Progress,
-    video_batch: int,
     workers: int | None,
     address: str | None,
     gpus: float,
-    actors: int,
-    max_retries: int = 2,
+    actors: int | None,
 ) -> None:
-    """Scan tasks (one per video, bounded in flight) feed a pool of model actors."""
+    """A pool of scan-and-score workers (`actors`, default one per CPU), fed a bounded queue.
+
+    A worker that dies is restarted and its video retried twice; then the video gets an
+    `error` row and the others go on.
+    """
     import ray
 
     started = start_ray(workers, address)
     try:
-        cfg = scorer.scan_config()
-        scan = ray.remote(num_cpus=1, max_retries=max_retries, num_returns=2)(scan_task)
-        actor_cls = ray.remote(
-            num_cpus=0 if gpus == 0 else 1, num_gpus=gpus, max_restarts=2, max_task_retries=2
-        )(_ScoreActor)
+        cpus = max(1, int(ray.available_resources().get("CPU", 1)))
+        n = max(1, actors or cpus)
+        worker_cls = ray.remote(num_cpus=1, num_gpus=gpus, max_restarts=2, max_task_retries=2)(
+            _ScoreWorker
+        )
         pool = [
-            actor_cls.remote(
+            worker_cls.remote(
                 str(scorer.path), scorer.aggregate, scorer.stride, scorer.batch_size, scorer.tta
             )
-            for _ in range(max(1, actors))
+            for _ in range(n)
         ]
-        limit = max(2, int(ray.available_resources().get("CPU", 1)) * 2)
-        queue = list(reversed(items))
-        scans: dict[Any, tuple[DatasetItem, Any]] = {}
-        scored: dict[Any, list[dict[str, Any]]] = {}
-        buffer: list[tuple[dict[str, Any], Any]] = []
-        turn = 0
+        turn = iter(range(len(items)))
 
-        def submit_buffer() -> None:
-            nonlocal turn
-            actor = pool[turn % len(pool)]
-            turn += 1
-            manifests = [m for m, _ in buffer]
-            scored[actor.score.remote(manifests, *[f for _, f in buffer])] = manifests
-            buffer.clear()
+        def submit(item: DatasetItem) -> Any:
+            return pool[next(turn) % n].run.remote(item)
 
-        while queue or scans or scored or buffer:
-            while queue and len(scans) < limit:
-                item = queue.pop()
-                m_ref, f_ref = scan.remote(item, cfg, None)
-                scans[m_ref] = (item, f_ref)
-            if buffer and (len(buffer) >= video_batch or (not scans and not queue)):
-                submit_buffer()
-            waiting = list(scans) + list(scored)
-            if not waiting:
-                continue
-            ready, _ = ray.wait(waiting, num_returns=1)
-            ref = ready[0]
-            if ref in scans:
-                item, f_ref = scans.pop(ref)
-                try:
-                    buffer.append((ray.get(ref), f_ref))
-                except ray.exceptions.RayError as exc:
-                    res = error_result(
-                        item, cfg, f"the worker scanning it died ({type(exc).__name__})"
-                    )
-                    progress.add(result_row(scorer, res.manifest, res.faces, None), None)
+        for item, value, failure in bounded(items, submit, 2 * n, force_cancel=False):
+            if failure is None:
+                progress.add(*value)
             else:
-                manifests = scored.pop(ref)
-                try:
-                    for row, vs in ray.get(ref):
-                        progress.add(row, vs)
-                except ray.exceptions.RayError as exc:
-                    for m in manifests:
-                        m = dict(m, status="error", error=f"scoring failed: {exc}")
-                        progress.add(result_row(scorer, m, pa.table({}), None), None)
+                reason = f"the worker scoring it died 3 times ({type(failure).__name__})"
+                res = error_result(item, scorer.scan_config(), reason)
+                progress.add(result_row(scorer, res.manifest, res.faces, None), None)
     finally:
         if started:
             ray.shutdown()
@@ -422,7 +393,7 @@ def score_collection(
     workers: int | None = None,
     address: str | None = None,
     gpus: float = 0.0,
-    actors: int = 1,
+    actors: int | None = None,
     local: bool = False,
     details: str | Path | None = None,
     force: bool = False,
@@ -434,9 +405,9 @@ def score_collection(
     The CSV holds one row per input path, exactly the current input's; an existing output
     with rows of other videos is refused (`force` replaces it).
 
-    `local=True` scans and scores in this process; otherwise scan tasks run on Ray (a local
-    Ray with `workers` CPUs, the running one, or the cluster at `address`) and feed `actors`
-    model actors, with `gpus` GPUs each. A shards folder is read, not rescanned. `tta`
+    `local=True` scans and scores in this process; otherwise `actors` workers (default one per
+    CPU of the Ray: a local one with `workers` CPUs, the running one, or the cluster at
+    `address`), each holding the model and `gpus` GPUs, scan and score the videos. A shards folder is read, not rescanned. `tta`
     overrides the checkpoint's test-time augmentation (`none` or `flip`).
     """
     from tqdm import tqdm
@@ -470,7 +441,7 @@ def score_collection(
         elif local or not items:
             _score_local(items, scorer, prog)
         else:
-            _score_ray(items, scorer, prog, video_batch, workers, address, gpus, actors)
+            _score_ray(items, scorer, prog, workers, address, gpus, actors)
     finally:
         bar.close()
         prog.close()

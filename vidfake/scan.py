@@ -34,6 +34,7 @@ import yaml
 from vidfake import __version__
 from vidfake.config import DetectConfig, ScanConfig, load_config, to_dict
 from vidfake.datasets.item import path_problem, printable
+from vidfake.dispatch import bounded
 from vidfake.faces.crop import crop_face, encode_jpeg, eye_patches, laplacian_variance
 from vidfake.faces.detect import Detections, FaceDetector, SequenceDetector
 from vidfake.faces.lowlight import retry_config
@@ -473,20 +474,14 @@ def build_shards(
     limit = workers or max(1, int(ray.available_resources().get("CPU", 1))) * 2
     t0 = time.perf_counter()
     bar = tqdm(total=len(todo), unit="video", disable=not progress, desc="scan")
-    pending: dict[Any, DatasetItem] = {}
-    queue = list(reversed(todo))
     try:
-        while queue or pending:
-            while queue and len(pending) < limit:
-                item = queue.pop()
-                pending[task.remote(item, cfg, scan_fn)] = item
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            item = pending.pop(ready[0])
-            try:
-                manifest, faces = ray.get(ready[0])
-            except ray.exceptions.RayError as exc:
+        for item, value, failure in bounded(todo, lambda i: task.remote(i, cfg, scan_fn), limit):
+            if failure is None:
+                manifest, faces = value
+            else:
                 reason = (
-                    f"the worker scanning it died {max_retries + 1} times ({type(exc).__name__})"
+                    f"the worker scanning it died {max_retries + 1} times "
+                    f"({type(failure).__name__})"
                 )
                 result = error_result(item, cfg, reason)
                 manifest, faces = result.manifest, result.faces
@@ -498,8 +493,6 @@ def build_shards(
     finally:
         bar.close()
         writer.close()
-        for ref in pending:
-            ray.cancel(ref, force=True)
         if started:
             ray.shutdown()
     summary.seconds = time.perf_counter() - t0

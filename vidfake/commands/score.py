@@ -51,8 +51,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--details", help="also write per-track and per-window scores to this Parquet")
     p.add_argument("--workers", type=int, help="CPUs of the local Ray started (default: all)")
     p.add_argument("--address", help="join this Ray cluster instead of starting one")
-    p.add_argument("--gpus", type=float, default=0.0, help="GPUs per model actor (default: 0)")
-    p.add_argument("--actors", type=int, default=1, help="model actors on Ray (default: 1)")
+    p.add_argument("--gpus", type=float, default=0.0, help="GPUs per worker (default: 0)")
+    p.add_argument(
+        "--actors",
+        type=int,
+        help="workers on Ray, each scanning and scoring with its own model (default: one per CPU)",
+    )
     p.add_argument("--local", action="store_true", help="scan and score in this process, no Ray")
     p.add_argument(
         "--force", action="store_true", help="rescore everything, replacing an existing output"

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import av
 import pytest
+import ray
 
 from vidfake.cli import main
 from vidfake.collection import score_collection
@@ -149,14 +150,20 @@ def test_score_gives_one_row_per_listed_path(archive, tmp_path, tiny_ckpt):
     assert summary.scored == 2 and summary.error == 4
 
 
-def test_a_bug_in_a_stage_is_reported_as_a_bug(archive, tmp_path, sample_dir, ray_cluster):
+def test_a_bug_in_a_stage_is_reported_as_a_bug(
+    archive, tmp_path, sample_dir, ray_cluster, monkeypatch
+):
     broken = dataclasses.replace(FAST, track=TrackConfig(min_length=None))  # wrong type
     good = DatasetItem(str(archive / "good.mp4"), 0, "good")
     with pytest.raises(TypeError):  # scan_video itself lets a bug through, loudly
         scan_video(good, broken)
     text = DatasetItem(str(make_damaged("text", tmp_path / "notes.mp4")), 0, "notes")
+    with pytest.raises(ray.exceptions.RayTaskError, match="TypeError"):  # VIDFAKE_STRICT=1
+        build_shards([good, text], tmp_path / "strict", broken, progress=False)
+    monkeypatch.delenv("VIDFAKE_STRICT")  # in production: the last-resort row, counted apart
     summary = build_shards([good, text], tmp_path / "out", broken, progress=False)
     assert summary.total == 2 and summary.error == 2  # the batch went on past the bug
+    assert summary.bugs == 1  # the bad media is not counted as a bug
     reasons = {r["path"]: r["error"] for r in read_manifest(tmp_path / "out").to_pylist()}
     bug = reasons[good.path]
     assert bug.startswith("vidfake bug, not a problem with the video"), bug

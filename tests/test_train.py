@@ -147,6 +147,41 @@ def test_bad_settings_are_named(fixture_shards) -> None:
         load_train_config(CONFIGS / "models" / "cvit.yaml", ["profile=huge"])
 
 
+def test_a_validation_split_without_both_classes_is_refused_before_training(
+    tmp_path: Path, fixture_shards
+) -> None:
+    """A small labelled folder with every video in `train` fails at once, saying what to do."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    shards = tmp_path / "all-train"
+    shutil.copytree(fixture_shards["spatial"], shards)
+    for f in (shards / "faces").glob("*.parquet"):
+        table = pq.read_table(f)
+        split = table.schema.get_field_index("split")
+        everything = pa.array(["train"] * table.num_rows, table.schema.field(split).type)
+        pq.write_table(table.set_column(split, table.schema.field(split), everything), f)
+    cfg = _tiny("cnn_lstm", shards)
+    with pytest.raises(ValueError, match=r"split 'val' holds 0 real and 0 fake.*data.val_split"):
+        train(cfg, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_flags_people_type(tmp_path: Path, fixture_shards) -> None:
+    """`--epochs`, `--lr`, `--batch-size` and `--device` set the settings they name."""
+    args = ["train", "--config", str(CONFIGS / "models" / "cnn_lstm.yaml"), "--set", "profile=tiny"]
+    args += ["--data", str(fixture_shards["spatial"]), "--out", str(tmp_path / "r")]
+    args += ["--epochs", "1", "--lr", "1e-4", "--batch-size", "8", "--device", "cpu"]
+    args += ["--no-progress"]
+    assert main(args) == 0
+    cfg = read_meta(tmp_path / "r" / "last")["train_config"]
+    assert (cfg["epochs"], cfg["optim"]["lr"], cfg["optim"]["batch_size"]) == (1, 1e-4, 8)
+    assert cfg["device"] == "cpu"
+    assert len(pd.read_csv(tmp_path / "r" / "metrics.csv")) == 1
+
+
 # Learning: every architecture picks up the spatial manipulation; only sequence models the
 # temporal one. Each run trains an architecture's tiny profile on 32-px crops (T=4 except
 # where the profile says otherwise), no augmentation that would hide the traces, seed 0,

@@ -18,6 +18,8 @@ import av
 import cv2
 import numpy as np
 
+from vidfake.config import FORBID_EXTRA, Float, Int
+
 SHARPEN_SIGMA = 1.0  # pixels: the radius of the unsharp mask, as phone and editor filters use
 
 
@@ -30,23 +32,25 @@ def unsharp_mask(img: np.ndarray, amount: float, sigma: float) -> np.ndarray:
 class AugmentConfig:
     """Probabilities and ranges of the per-sequence augmentations (0 disables one)."""
 
-    flip: float = 0.5  # probability of a horizontal flip
-    jpeg: float = 0.3  # probability of JPEG re-compression
-    jpeg_quality: tuple[int, int] = (60, 95)  # quality range of the re-compression
-    blur: float = 0.1  # probability of a Gaussian blur
-    blur_sigma: tuple[float, float] = (0.3, 1.2)  # sigma range of the blur, in pixels
-    sharpen: float = 0.0  # probability of an unsharp mask over the whole crop (never with blur)
-    sharpen_amount: tuple[float, float] = (0.3, 1.5)  # strength range of that unsharp mask
-    downscale: float = 0.2  # probability of downscaling then upscaling back
-    downscale_factor: tuple[float, float] = (0.5, 0.9)  # scale range of the downscaling
-    color: float = 0.3  # probability of brightness/contrast/saturation jitter
-    color_strength: float = 0.15  # maximum relative change of each colour property
-    affine: float = 0.0  # probability of a small rotation, zoom and shift (same for all frames)
-    affine_rotate: float = 12.0  # largest rotation, degrees
-    affine_scale: tuple[float, float] = (0.9, 1.12)  # zoom range
-    affine_shift: float = 0.05  # largest shift of the centre, as a fraction of the side
-    video: float = 0.0  # probability of an H.264 round trip of the whole sequence (libx264)
-    video_crf: tuple[int, int] = (18, 30)  # constant-rate-factor range of that round trip
+    __pydantic_config__ = FORBID_EXTRA
+
+    flip: Float = 0.5  # probability of a horizontal flip
+    jpeg: Float = 0.3  # probability of JPEG re-compression
+    jpeg_quality: tuple[Int, Int] = (60, 95)  # quality range of the re-compression
+    blur: Float = 0.1  # probability of a Gaussian blur
+    blur_sigma: tuple[Float, Float] = (0.3, 1.2)  # sigma range of the blur, in pixels
+    sharpen: Float = 0.0  # probability of an unsharp mask over the whole crop (never with blur)
+    sharpen_amount: tuple[Float, Float] = (0.3, 1.5)  # strength range of that unsharp mask
+    downscale: Float = 0.2  # probability of downscaling then upscaling back
+    downscale_factor: tuple[Float, Float] = (0.5, 0.9)  # scale range of the downscaling
+    color: Float = 0.3  # probability of brightness/contrast/saturation jitter
+    color_strength: Float = 0.15  # maximum relative change of each colour property
+    affine: Float = 0.0  # probability of a small rotation, zoom and shift (same for all frames)
+    affine_rotate: Float = 12.0  # largest rotation, degrees
+    affine_scale: tuple[Float, Float] = (0.9, 1.12)  # zoom range
+    affine_shift: Float = 0.05  # largest shift of the centre, as a fraction of the side
+    video: Float = 0.0  # probability of an H.264 round trip of the whole sequence (libx264)
+    video_crf: tuple[Int, Int] = (18, 30)  # constant-rate-factor range of that round trip
 
 
 def h264_round_trip(frames: list[np.ndarray], crf: int) -> list[np.ndarray]:

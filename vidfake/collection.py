@@ -27,7 +27,7 @@ from vidfake.config import ScanConfig, load_config, to_dict
 from vidfake.datasets import DatasetItem, list_items
 from vidfake.datasets.item import VIDEO_SUFFIXES, printable
 from vidfake.dispatch import bounded
-from vidfake.scan import error_result, scan_task, start_ray
+from vidfake.scan import error_result, is_bug, scan_task, start_ray, strict
 from vidfake.score import CSV_COLUMNS, Scorer, VideoScore, rank_rows, result_row
 from vidfake.shards.store import MANIFEST_DIR, SCAN_CONFIG, iter_face_batches, read_manifest
 
@@ -44,6 +44,7 @@ class ScoreSummary:
     scored: int = 0
     no_face: int = 0
     error: int = 0
+    bugs: int = 0  # of the errors, vidfake bugs rather than bad media (vidfake.scan.is_bug)
     seconds: float = 0.0
     details: str | None = None
     rows: list[dict[str, Any]] = field(default_factory=list)  # the final ranking
@@ -101,6 +102,7 @@ class _Progress:
             self.summary.no_face += 1
         else:
             self.summary.error += 1
+            self.summary.bugs += is_bug(row.get("error"))
         if vs is not None:
             for ts in vs.tracks:
                 for w, (p, fr) in enumerate(zip(ts.probs, ts.frames, strict=True)):
@@ -282,12 +284,15 @@ def _score_shards(
                 progress.add(result_row(scorer, m, pa.table({}), None), None)
 
 
-def scan_and_score(scorer: Scorer, item: DatasetItem) -> tuple[dict[str, Any], VideoScore | None]:
+def scan_and_score(
+    scorer: Scorer, item: DatasetItem, raise_bugs: bool = False
+) -> tuple[dict[str, Any], VideoScore | None]:
     """One video's CSV row and score: scanned with the model's settings, then scored.
 
-    Bad media is an error row; a bug fails this video alone (`scan_task`), here as on Ray.
+    Bad media is an error row; a bug fails this video alone (`scan_task`, unless
+    `raise_bugs`), here as on Ray.
     """
-    manifest, faces = scan_task(item, scorer.scan_config(), None)
+    manifest, faces = scan_task(item, scorer.scan_config(), None, raise_bugs)
     vs = None
     if manifest["status"] == "ok":
         vs = scorer.score_videos([(manifest["video_id"], faces)])[manifest["video_id"]]
@@ -296,8 +301,9 @@ def scan_and_score(scorer: Scorer, item: DatasetItem) -> tuple[dict[str, Any], V
 
 def _score_local(items: list[DatasetItem], scorer: Scorer, progress: _Progress) -> None:
     """Scan and score one video after another in this process (small jobs, no Ray start)."""
+    raise_bugs = strict()
     for item in items:
-        progress.add(*scan_and_score(scorer, item))
+        progress.add(*scan_and_score(scorer, item, raise_bugs))
 
 
 class _ScoreWorker:
@@ -308,15 +314,22 @@ class _ScoreWorker:
     """
 
     def __init__(
-        self, model: str, aggregate: str, stride: int | None, batch_size: int, tta: str
+        self,
+        model: str,
+        aggregate: str,
+        stride: int | None,
+        batch_size: int,
+        tta: str,
+        raise_bugs: bool = False,
     ) -> None:
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
         self.scorer = Scorer(model, aggregate, stride, batch_size, device, tta=tta)
+        self.raise_bugs = raise_bugs
 
     def run(self, item: DatasetItem) -> tuple[dict[str, Any], VideoScore | None]:
-        return scan_and_score(self.scorer, item)
+        return scan_and_score(self.scorer, item, self.raise_bugs)
 
 
 def _score_ray(
@@ -344,7 +357,12 @@ def _score_ray(
         )
         pool = [
             worker_cls.remote(
-                str(scorer.path), scorer.aggregate, scorer.stride, scorer.batch_size, scorer.tta
+                str(scorer.path),
+                scorer.aggregate,
+                scorer.stride,
+                scorer.batch_size,
+                scorer.tta,
+                strict(),
             )
             for _ in range(n)
         ]
@@ -354,6 +372,8 @@ def _score_ray(
             return pool[next(turn) % n].run.remote(item)
 
         for item, value, failure in bounded(items, submit, 2 * n, force_cancel=False):
+            if isinstance(failure, ray.exceptions.RayTaskError):
+                raise failure  # the task raised (a bug under VIDFAKE_STRICT), not a lost worker
             if failure is None:
                 progress.add(*value)
             else:

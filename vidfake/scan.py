@@ -86,6 +86,7 @@ class ScanSummary:
     frames: int = 0  # frames sampled and scanned in this run
     seconds: float = 0.0
     errors: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    bugs: int = 0  # of the errors, vidfake bugs (`is_bug`) rather than bad media
 
     @property
     def frames_per_s(self) -> float:
@@ -217,6 +218,10 @@ def media_reason(exc: BaseException) -> str:
     return f"cannot decode it: {lines[0] if lines else type(exc).__name__}"
 
 
+BUG_PREFIX = "vidfake bug, not a problem with the video"
+STRICT_ENV = "VIDFAKE_STRICT"
+
+
 def bug_reason(exc: BaseException) -> str:
     """The error text of an exception vidfake did not expect: a bug, and the line it came from.
 
@@ -226,10 +231,7 @@ def bug_reason(exc: BaseException) -> str:
     own = [f for f in frames if Path(f.filename).is_relative_to(_PACKAGE)]
     spots = dict.fromkeys(_where(f) for f in frames[-1:] + own[-1:])
     place = f" at {', called from '.join(spots)}" if spots else ""
-    return (
-        "vidfake bug, not a problem with the video (please report it): "
-        f"{type(exc).__name__}: {exc}{place}"
-    )
+    return f"{BUG_PREFIX} (please report it): {type(exc).__name__}: {exc}{place}"
 
 
 def _where(frame: traceback.FrameSummary) -> str:
@@ -362,20 +364,37 @@ def _face_rows(
 
 
 def scan_task(
-    item: DatasetItem, cfg: ScanConfig, scan_fn: Callable[..., ScanResult] | None
+    item: DatasetItem,
+    cfg: ScanConfig,
+    scan_fn: Callable[..., ScanResult] | None = None,
+    raise_bugs: bool = False,
 ) -> tuple[dict[str, Any], pa.Table]:
     """The body of one Ray task: scan a video so that it fails alone, whatever happens.
 
     Bad media is already an error row; what `scan_fn` raises is a vidfake bug, logged with its
-    traceback and recorded as the video's error row (`bug_reason`), so a batch goes on.
+    traceback and recorded as the video's error row (`bug_reason`, counted apart as `bugs`),
+    so a batch goes on. With `raise_bugs` (the driver's `strict()`) a bug propagates.
     """
     fn = scan_fn or scan_video
     try:
         result = fn(item, cfg)
     except Exception as exc:  # the batch boundary: a bug fails this video alone, named a bug
+        if raise_bugs:
+            raise
         log.exception("vidfake bug while scanning %s", printable(str(item.path)))
         result = error_result(item, cfg, bug_reason(exc))
     return result.manifest, result.faces
+
+
+def strict() -> bool:
+    """Whether bugs propagate instead of becoming error rows: `VIDFAKE_STRICT=1` in the
+    driver's environment (the test suite sets it), passed on to the tasks it starts."""
+    return os.environ.get(STRICT_ENV) == "1"
+
+
+def is_bug(reason: str | None) -> bool:
+    """Whether an error row's reason is a vidfake bug (`bug_reason`), not a media problem."""
+    return bool(reason) and reason.startswith(BUG_PREFIX)
 
 
 def prepare_out_dir(out_dir: str | Path, cfg: ScanConfig, force: bool) -> Path:
@@ -428,6 +447,7 @@ def _tally(summary: ScanSummary, manifest: dict[str, Any]) -> None:
         summary.no_face += 1
     else:
         summary.error += 1
+        summary.bugs += is_bug(manifest["error"])
         summary.errors.append((manifest["path"], manifest["error"] or "unknown error"))
     summary.faces += manifest["n_faces"]
     summary.frames += manifest["frames_sampled"] or 0
@@ -470,12 +490,17 @@ def build_shards(
         writer.close()
         return summary
     started = start_ray(workers, address)
+    raise_bugs = strict()
     task = ray.remote(num_cpus=1, max_retries=max_retries)(scan_task)
     limit = workers or max(1, int(ray.available_resources().get("CPU", 1))) * 2
     t0 = time.perf_counter()
     bar = tqdm(total=len(todo), unit="video", disable=not progress, desc="scan")
     try:
-        for item, value, failure in bounded(todo, lambda i: task.remote(i, cfg, scan_fn), limit):
+        for item, value, failure in bounded(
+            todo, lambda i: task.remote(i, cfg, scan_fn, raise_bugs), limit
+        ):
+            if isinstance(failure, ray.exceptions.RayTaskError):
+                raise failure  # the task raised (a bug under VIDFAKE_STRICT), not a lost worker
             if failure is None:
                 manifest, faces = value
             else:

@@ -20,14 +20,21 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from vidfake.augment import AugmentConfig, SequenceAugment
 from vidfake.checkpoint import load_train_state, load_weights, save_checkpoint, save_train_state
-from vidfake.config import apply_overrides, from_dict, to_dict
+from vidfake.config import (
+    FORBID_EXTRA,
+    Float,
+    Int,
+    apply_overrides,
+    from_dict,
+    load_yaml,
+    to_dict,
+)
 from vidfake.evaluate import eval_dataset, predict
 from vidfake.loader import ShardSequenceDataset, count_sequences, model_inputs, scan_settings
 from vidfake.metrics import choose_threshold, evaluate_predictions
@@ -39,20 +46,22 @@ from vidfake.sequences import SequenceTransform
 class DataConfig:
     """Which shards and sequences to train on."""
 
+    __pydantic_config__ = FORBID_EXTRA
+
     shards: str = ""  # shards folder (SHARDS/faces/*.parquet); `--data` on the command line
     train_split: str = "train"  # split trained on
     val_split: str = "val"  # split that picks the threshold, the best epoch and early stopping
-    stride: int | None = None  # step between training windows (None: T, no overlap)
-    shuffle_buffer: int = 256  # sequences held for shuffling the stream
+    stride: Int | None = None  # step between training windows (None: T, no overlap)
+    shuffle_buffer: Int = 256  # sequences held for shuffling the stream
     balance: str = "oversample"  # `oversample` the rarer class per epoch, or `none`
-    workers: int = 0  # DataLoader worker processes (each reads a share of the shards)
-    pseudo_fake: float = 0.0  # probability that a real training sequence becomes a self-blended
+    workers: Int = 0  # DataLoader worker processes (each reads a share of the shards)
+    pseudo_fake: Float = 0.0  # probability that a real training sequence becomes a self-blended
     # fake (label 1); > 0 also gives validation every real sequence's fake twin (seeded)
     pseudo_flicker: bool = False  # jitter the pseudo-fake's blend per frame (temporal flicker)
     pseudo_pairs: bool = False  # with pseudo_fake > 0: every real training sequence is followed,
     # in the same batch, by a fresh self-blended fake of it under the same augmentation (SBI's
     # pairs: the two differ only by the blend, so identity, pose and augmentation explain nothing)
-    pseudo_aligned: float = 0.0  # share of training pseudo-fakes whose source stays in place
+    pseudo_aligned: Float = 0.0  # share of training pseudo-fakes whose source stays in place
     # (no scale or shift): only colour, frequency and the mask edge tell them apart
 
 
@@ -60,25 +69,29 @@ class DataConfig:
 class OptimConfig:
     """AdamW, a per-step cosine schedule with warm-up, and gradient clipping."""
 
-    lr: float = 3e-4  # peak learning rate
-    weight_decay: float = 0.05  # AdamW weight decay
-    warmup_steps: int = 0  # linear warm-up steps before the cosine decay
-    grad_clip: float = 1.0  # max gradient norm (0 disables clipping)
-    batch_size: int = 16  # sequences per step (per worker under Ray Train)
+    __pydantic_config__ = FORBID_EXTRA
+
+    lr: Float = 3e-4  # peak learning rate
+    weight_decay: Float = 0.05  # AdamW weight decay
+    warmup_steps: Int = 0  # linear warm-up steps before the cosine decay
+    grad_clip: Float = 1.0  # max gradient norm (0 disables clipping)
+    batch_size: Int = 16  # sequences per step (per worker under Ray Train)
 
 
 @dataclass
 class TrainConfig:
     """Everything one training run reads; saved into every checkpoint's meta."""
 
+    __pydantic_config__ = FORBID_EXTRA
+
     arch: str = "cvit"  # a name from vidfake.models.list_models()
     model: dict[str, Any] = field(default_factory=dict)  # keyword settings for create_model
     profile: str = "full"  # `full` (the GPU setting) or a key of `profiles`, e.g. `tiny`
     profiles: dict[str, Any] = field(default_factory=dict)  # named overrides of this file
-    epochs: int = 20  # maximum epochs
-    patience: int = 5  # stop after this many epochs without a better validation metric
+    epochs: Int = 20  # maximum epochs
+    patience: Int = 5  # stop after this many epochs without a better validation metric
     monitor: str = "seq_auc"  # validation metric that picks the best epoch (higher is better)
-    seed: int = 0  # seeds initialisation, data order and augmentation
+    seed: Int = 0  # seeds initialisation, data order and augmentation
     tta: str = "none"  # test-time augmentation, recorded in the checkpoint: `flip` averages
     # each sequence's logit with its mirror image's (validation, evaluation, scoring alike)
     init: str | None = None  # checkpoint folder whose weights start the run (fine-tuning)
@@ -105,7 +118,7 @@ def load_train_config(
     """Load a training YAML, apply its selected profile, then the `key=value` overrides."""
     data: dict[str, Any] = {}
     if path is not None:
-        data = yaml.safe_load(Path(path).read_text()) or {}
+        data = load_yaml(Path(path).read_text()) or {}
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping at the top level")
     profile = apply_overrides(copy.deepcopy(data), overrides or []).get("profile", "full")
@@ -114,7 +127,7 @@ def load_train_config(
         if profile not in profiles:
             raise ValueError(f"unknown profile {profile!r}; this config has {sorted(profiles)}")
         data = _merge(data, profiles[profile])
-    return from_dict(TrainConfig, apply_overrides(data, overrides or []))
+    return from_dict(TrainConfig, apply_overrides(data, overrides or []), str(path or ""))
 
 
 def seed_everything(seed: int) -> None:
@@ -265,6 +278,27 @@ def _better(value: float, best: float | None) -> bool:
     return not math.isnan(value) and (best is None or value > best)
 
 
+def check_validation_split(cfg: TrainConfig, T: int, stride: int) -> None:
+    """Refuse before the first epoch when the validation split cannot pick a threshold.
+
+    Validation needs both classes (with pseudo-fakes: real sequences, whose twins are the
+    fakes); a small labelled folder often has every video in `train`.
+    """
+    val = cfg.data.val_split
+    counts = count_sequences(cfg.data.shards, T, stride, (val,))
+    pseudo = cfg.data.pseudo_fake > 0
+    if counts[0] > 0 and (pseudo or counts[1] > 0):
+        return
+    need = "real sequences (their self-blended twins are the fakes)" if pseudo else "both classes"
+    raise ValueError(
+        f"{cfg.data.shards}: the validation split {val!r} holds {counts[0]} real and "
+        f"{counts[1]} fake sequences; it needs {need} to choose the threshold and the best "
+        f"epoch. Give some groups the split {val!r} (a `split` column in the listing CSV, or "
+        "a dataset layout with one), or validate on another split with "
+        "--set data.val_split=SPLIT"
+    )
+
+
 def train(
     cfg: TrainConfig,
     out: str | Path,
@@ -301,6 +335,7 @@ def train(
         raise ValueError(
             f"{cfg.data.shards}: split {cfg.data.train_split!r} needs {need}, found {counts}"
         )
+    check_validation_split(cfg, T, stride)
     oversample = cfg.data.balance == "oversample" and min(counts.values()) > 0
     per_epoch = 2 * max(counts.values()) if oversample else sum(counts.values())
     if pseudo and cfg.data.pseudo_pairs:

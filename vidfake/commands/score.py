@@ -108,4 +108,10 @@ def run(args: argparse.Namespace) -> int:
     for r in summary.rows:
         if r["status"] == "error":
             print(f"  error: {r['path']}: {r['error']}", file=sys.stderr)
+    if summary.bugs:
+        print(
+            f"{summary.bugs} of the errors are vidfake bugs, not bad media: please report them "
+            "with the log's traceback",
+            file=sys.stderr,
+        )
     return EXIT_SOME_FAILED if summary.error else EXIT_OK

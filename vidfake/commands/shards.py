@@ -75,6 +75,12 @@ def run_build(args: argparse.Namespace) -> int:
     )
     for path, reason in summary.errors:
         print(f"  error: {path}: {reason}", file=sys.stderr)
+    if summary.bugs:
+        print(
+            f"{summary.bugs} of the errors are vidfake bugs, not bad media: please report them "
+            "with the log's traceback",
+            file=sys.stderr,
+        )
     return EXIT_SOME_FAILED if summary.error else EXIT_OK
 
 

@@ -29,6 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="override a setting, e.g. --set optim.lr=1e-4 --set profile=tiny (repeatable)",
     )
+    p.add_argument("--epochs", type=int, help="maximum epochs (the setting `epochs`)")
+    p.add_argument("--lr", type=float, help="peak learning rate (`optim.lr`)")
+    p.add_argument("--batch-size", type=int, help="sequences per step (`optim.batch_size`)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where to train (`device`)")
     p.add_argument("--out", type=Path, default=Path("runs/train"), help="run folder")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last")
     p.add_argument(
@@ -52,6 +56,9 @@ def run(args: argparse.Namespace) -> int:
         overrides.append(f"arch={args.arch}")
     if args.data:
         overrides.append(f"data.shards={args.data}")
+    flags = {"epochs": args.epochs, "optim.lr": args.lr, "optim.batch_size": args.batch_size}
+    flags["device"] = args.device
+    overrides += [f"{key}={value}" for key, value in flags.items() if value is not None]
     if args.init:
         overrides.append(f"init={DEFAULT_MODEL if args.init == 'default' else args.init}")
     cfg = load_train_config(args.config, overrides)

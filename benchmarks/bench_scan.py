@@ -40,8 +40,8 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 from facenet_pytorch import MTCNN  # noqa: E402
 
+from vidfake import media, video  # noqa: E402
 from vidfake import scan as scan_module  # noqa: E402
-from vidfake import testmedia, video  # noqa: E402
 from vidfake.config import ScanConfig, load_config  # noqa: E402
 from vidfake.datasets import DatasetItem  # noqa: E402
 from vidfake.faces import crop  # noqa: E402
@@ -110,7 +110,7 @@ def encode_like(
     """H.264 of `frames` in `pix_fmt` (yuv444p: High 4:4:4 Predictive; yuv420p: High) with a
     keyframe every `gop` frames exactly (no scene-cut keyframes)."""
     options = {"g": str(gop), "sc_threshold": "0"}
-    return testmedia.render_frames(frames, dst, fps, pix_fmt=pix_fmt, options=options)
+    return media.render_frames(frames, dst, fps, pix_fmt=pix_fmt, options=options)
 
 
 def high444(src: Path, dst: Path, gop: int = 50) -> Path:
@@ -176,7 +176,7 @@ def peak_rss_mib(path: Path, sampling: str) -> tuple[float, float, int, float]:
 def ten_times_longer(src: Path, dst: Path) -> Path:
     """Synthetic: the clip played ten times in a row, re-encoded as one video."""
     frames = [f for b in sample_frames(src, "all") for f in b.frames]
-    return testmedia.render_frames((f for _ in range(10) for f in frames), dst, 30)
+    return media.render_frames((f for _ in range(10) for f in frames), dst, 30)
 
 
 def box_busy_seconds() -> float:

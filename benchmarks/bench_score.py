@@ -30,7 +30,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 from facenet_pytorch import MTCNN  # noqa: E402
 
-from vidfake import testmedia  # noqa: E402
+from vidfake import media  # noqa: E402
 from vidfake.checkpoint import load_checkpoint  # noqa: E402
 from vidfake.collection import score_collection  # noqa: E402
 from vidfake.faces.crop import crop_face, encode_jpeg  # noqa: E402
@@ -46,9 +46,9 @@ def make_clips(folder: Path, n: int) -> list[Path]:
     out = []
     for i in range(n):
         tmp = folder / f".cut{i}.mp4"
-        testmedia.cut(SOURCE, tmp, start=0.25 * i, duration=10.0)
+        media.cut(SOURCE, tmp, start=0.25 * i, duration=10.0)
         dst = folder / f"clip{i:02d}_720p.mp4"
-        testmedia.reencode(tmp, dst, scale=(1280, 720))
+        media.reencode(tmp, dst, scale=(1280, 720))
         tmp.unlink()
         out.append(dst)
     return out

@@ -20,6 +20,7 @@ from pathlib import Path
 import av
 import pytest
 import ray
+from damaged_media import make_damaged
 
 from vidfake.cli import main
 from vidfake.collection import score_collection
@@ -28,7 +29,6 @@ from vidfake.datasets import DatasetItem, list_items
 from vidfake.datasets.item import path_problem
 from vidfake.scan import build_shards, scan_task, scan_video
 from vidfake.shards import read_manifest
-from vidfake.testmedia import make_damaged
 
 FAST = ScanConfig(sampling="uniform:4", track=TrackConfig(min_length=2))
 CLIP = "cosanlab__single_face.mp4"

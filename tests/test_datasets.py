@@ -2,7 +2,7 @@
 
 The adapters list files without opening them, so most trees hold empty placeholder files
 named like the real datasets' videos; the folder-layout test uses real clips cut with
-`vidfake.testmedia` (synthetic re-encodings of bundled clips) to show listed paths decode.
+`vidfake.media` (synthetic re-encodings of bundled clips) to show listed paths decode.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import av
 import pytest
 
-from vidfake import testmedia
+from vidfake import media
 from vidfake.datasets import (
     DatasetError,
     DatasetItem,
@@ -51,7 +51,7 @@ def test_folder_layout_with_real_clips(tmp_path, sample_dir):
     clip = sample_dir / "clips" / "cosanlab__single_face.mp4"
     for rel in ("real/p1_a.mp4", "real/p2_a.mp4", "fake/p1_b.mp4", "fake/sub/p2_c.mp4"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        testmedia.cut(clip, tmp_path / rel, max_frames=2)
+        media.cut(clip, tmp_path / rel, max_frames=2)
     (tmp_path / "real" / "notes.txt").write_text("not a video")
 
     assert detect_layout(tmp_path) == "folder"

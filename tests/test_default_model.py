@@ -17,12 +17,12 @@ from safetensors.torch import load_file
 from vidfake.checkpoint import read_meta
 from vidfake.config import ScanConfig, from_dict
 from vidfake.datasets import DatasetItem
+from vidfake.media import cut
 from vidfake.recipe import MAX_BYTES, clip_items, figures_markdown
 from vidfake.scan import scan_video
 from vidfake.score import DEFAULT_MODEL, Scorer
 from vidfake.shards.schema import SCHEMA_VERSION
 from vidfake.synth import is_synthetic, make_synthetic_fake
-from vidfake.testmedia import cut
 
 HELD_OUT_CLIP = "retalking_3.mp4"  # a bundled clip whose identity is in the recipe's test split
 

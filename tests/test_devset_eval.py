@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from damaged_media import make_damaged
 
 from vidfake.cli import main
 from vidfake.devset import (
@@ -22,10 +23,10 @@ from vidfake.devset import (
     shards_key,
     source_of,
 )
+from vidfake.media import cut
 from vidfake.metrics import bootstrap_auc
 from vidfake.score import Scorer
 from vidfake.synth import make_synthetic_fake
-from vidfake.testmedia import cut, make_damaged
 
 CLIPS = ("retalking_3.mp4", "cosanlab__single_face.mp4")
 

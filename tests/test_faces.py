@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vidfake import testmedia
+from vidfake import media
 from vidfake.config import DetectConfig, TrackConfig
 from vidfake.faces.crop import (
     area_resize,
@@ -156,7 +156,7 @@ def test_scale_follows_resolution_and_min_face():
 def test_one_track_per_person(sample_dir, tmp_path, detector):
     # synthetic layout: two real talking-head clips side by side in one video
     clips = sample_dir / "clips"
-    both = testmedia.compose(
+    both = media.compose(
         [clips / "liveportrait_d18.mp4", clips / "liveportrait_d19.mp4"], tmp_path / "two.mp4"
     )
     dets = []

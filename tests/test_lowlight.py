@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vidfake import testmedia
+from vidfake import media
 from vidfake.config import DetectConfig, ScanConfig
 from vidfake.datasets import DatasetItem
 from vidfake.faces.detect import FaceDetector
@@ -114,7 +114,7 @@ def dark_clip(sample_dir, tmp_path_factory):
             _darken(f.to_ndarray(format="rgb24"), i)
             for i, f in zip(range(round(2 * fps)), container.decode(stream), strict=False)
         ]
-    return testmedia.render_frames(frames, tmp_path_factory.mktemp("dark") / "dark.mp4", fps)
+    return media.render_frames(frames, tmp_path_factory.mktemp("dark") / "dark.mp4", fps)
 
 
 def _scan(path, cfg: ScanConfig):
@@ -160,7 +160,7 @@ def hard_light_clip(sample_dir, tmp_path_factory):
         np.rint(f * (1 - spot) + _darken(f, i, gain=0.2) * spot).astype(np.uint8)
         for i, f in enumerate(frames)
     ]
-    return testmedia.render_frames(shaded, tmp_path_factory.mktemp("hard") / "hard.mp4", fps)
+    return media.render_frames(shaded, tmp_path_factory.mktemp("hard") / "hard.mp4", fps)
 
 
 def test_face_that_full_resolution_mtcnn_sees_is_not_no_face(hard_light_clip):
@@ -191,7 +191,7 @@ def test_retry_finds_no_face_in_dark_noise(tmp_path):
     rng = np.random.default_rng(0)
     frames = [np.clip(rng.normal(4, 2, (240, 320, 3)), 0, 255).astype(np.uint8) for _ in range(20)]
     assert stretch_lut(frames[0], 128, 8.0) is not None  # the normal pass stretches it too
-    path = testmedia.render_frames(frames, tmp_path / "noise.mp4", 10)
+    path = media.render_frames(frames, tmp_path / "noise.mp4", 10)
     m = _scan(path, ScanConfig(sampling=SAMPLING)).manifest
     assert m["status"] == "no_face" and m["frames_sampled"] == 16
 

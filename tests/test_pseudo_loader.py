@@ -17,10 +17,10 @@ from vidfake.augment import AugmentConfig, SequenceAugment
 from vidfake.config import CropConfig, ScanConfig
 from vidfake.datasets import DatasetItem
 from vidfake.loader import PSEUDO_SUFFIX, ShardSequenceDataset
+from vidfake.media import cut
 from vidfake.scan import prepare_out_dir, scan_video
 from vidfake.sequences import SequenceTransform
 from vidfake.shards.store import ShardWriter
-from vidfake.testmedia import cut
 
 SIZE = 96
 

@@ -7,11 +7,12 @@ import shutil
 import signal
 from collections import Counter
 
+import damaged_media
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from vidfake import testmedia
+from vidfake import media
 from vidfake.cli import main
 from vidfake.config import ScanConfig, TrackConfig
 from vidfake.datasets import DatasetItem
@@ -42,7 +43,7 @@ def faceless(tmp_path_factory):
         np.stack([np.tile(np.roll(ramp, 8 * i), (120, 1))] * 3, axis=-1).astype(np.uint8)
         for i in range(12)
     ]
-    return testmedia.render_frames(frames, tmp_path_factory.mktemp("nf") / "noface.mp4", 12)
+    return media.render_frames(frames, tmp_path_factory.mktemp("nf") / "noface.mp4", 12)
 
 
 def test_scan_frontal_clip(clips):
@@ -80,8 +81,8 @@ def test_no_face(faceless):
 def test_every_damaged_kind_gets_one_error_row(clips, faceless, tmp_path, ray_cluster):
     good = clips / "cosanlab__single_face.mp4"
     bad = {
-        kind: testmedia.make_damaged(kind, tmp_path / "in" / f"{kind}.mp4", src=good)
-        for kind in testmedia.DAMAGED_KINDS
+        kind: damaged_media.make_damaged(kind, tmp_path / "in" / f"{kind}.mp4", src=good)
+        for kind in damaged_media.DAMAGED_KINDS
     }
     items = [_item(good), _item(faceless)] + [_item(p) for p in bad.values()]
     summary = build_shards(items, tmp_path / "out", FAST, progress=False)
@@ -163,7 +164,7 @@ def test_command_exit_codes(clips, tmp_path, ray_cluster, capsys):
     args = ["shards", "build", str(archive), "-o", str(tmp_path / "out"), "--layout", "files"]
     fast = ["--set", "sampling=uniform:4", "--set", "track.min_length=2", "--no-progress"]
     assert main(args + fast) == 0
-    testmedia.make_damaged("text", archive / "notes.mp4")
+    damaged_media.make_damaged("text", archive / "notes.mp4")
     assert main(args + fast) == 1
     out = capsys.readouterr()
     assert "1 skipped" in out.out and "it is text" in out.err
@@ -200,12 +201,10 @@ def test_shards_build_on_real_world_oddities(clips, tmp_path, ray_cluster):
     archive = tmp_path / "archive"
     archive.mkdir()
     looped = frames + frames[::-1]  # 144 frames: keyframes 0, 50, 100
-    testmedia.render_frames(
-        looped, archive / "high444.mp4", 30, pix_fmt="yuv444p", options={"g": "50"}
-    )
-    testmedia.render_frames(frames, archive / "raw.264", 30)
+    media.render_frames(looped, archive / "high444.mp4", 30, pix_fmt="yuv444p", options={"g": "50"})
+    media.render_frames(frames, archive / "raw.264", 30)
     os.symlink(archive / "gone.mp4", archive / "link.mp4")
-    testmedia.make_damaged("bit_flips", archive / "flipped.mp4", src=src)
+    damaged_media.make_damaged("bit_flips", archive / "flipped.mp4", src=src)
     out = tmp_path / "out"
     args = ["shards", "build", str(archive), "-o", str(out), "--layout", "files", "--no-progress"]
     sets = ["--set", "sampling=clip:6@10x3", "--set", "track.min_length=2"]

@@ -14,11 +14,11 @@ import shutil
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from damaged_media import make_damaged
 
 from vidfake.cli import main
 from vidfake.collection import score_collection
 from vidfake.score import aggregate, rank_rows
-from vidfake.testmedia import make_damaged
 
 CLIPS = ("cosanlab__single_face.mp4", "OpenTalker__s.mp4")
 

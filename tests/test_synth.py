@@ -12,12 +12,13 @@ from pathlib import Path
 
 import av
 import cv2
+import damaged_media
 import numpy as np
 import pytest
 from facenet_pytorch import MTCNN
 from PIL import Image
 
-from vidfake import testmedia
+from vidfake import media
 from vidfake.faces.crop import crop_face
 from vidfake.synth import (
     SYNTHETIC_MARKER,
@@ -208,7 +209,7 @@ def _decode(path: Path, limit: int | None = None) -> list[np.ndarray]:
 
 @pytest.mark.slow
 def test_synthetic_clip_is_marked_and_blends_the_face_only(tmp_path, sample_dir, mtcnn):
-    real = testmedia.cut(
+    real = media.cut(
         sample_dir / "clips/cosanlab__single_face.mp4", tmp_path / "real.mp4", max_frames=25
     )
     dst = tmp_path / "synthetic" / "fake.mp4"
@@ -235,12 +236,12 @@ def test_synthetic_clip_is_marked_and_blends_the_face_only(tmp_path, sample_dir,
 
 
 def test_synthetic_clip_refuses_bad_input_and_writes_nothing(tmp_path):
-    broken = testmedia.make_damaged("zero_bytes", tmp_path / "broken.mp4")
+    broken = damaged_media.make_damaged("zero_bytes", tmp_path / "broken.mp4")
     with pytest.raises(SynthError, match="broken.mp4"):
         make_synthetic_fake(broken, tmp_path / "out1.mp4", seed=0)
     # Synthetic media: a smooth colour ramp with no face in it.
     ramp = [np.full((96, 128, 3), 10 * i, np.uint8) for i in range(6)]
-    faceless = testmedia.render_frames(ramp, tmp_path / "ramp.mp4", fps=10)
+    faceless = media.render_frames(ramp, tmp_path / "ramp.mp4", fps=10)
     with pytest.raises(SynthError, match="no face"):
         make_synthetic_fake(faceless, tmp_path / "out2.mp4", seed=0)
     assert not list(tmp_path.glob("out*")) and not list(tmp_path.glob(".out*"))
@@ -251,7 +252,7 @@ def test_rotated_source_is_blended_and_written_upright(tmp_path, sample_dir):
     # as phones record them.
     upright = _decode(sample_dir / "clips/cosanlab__single_face.mp4", 8)
     sideways = [np.ascontiguousarray(np.rot90(f, -1)) for f in upright]
-    src = testmedia.render_frames(sideways, tmp_path / "phone.mp4", fps=30, rotation=90)
+    src = media.render_frames(sideways, tmp_path / "phone.mp4", fps=30, rotation=90)
     record = make_synthetic_fake(src, tmp_path / "fake.mp4", seed=1, detect_every=4)
     out = _decode(tmp_path / "fake.mp4")
     assert len(out) == 8 and out[0].shape == upright[0].shape

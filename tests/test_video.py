@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import damaged_media
 import decord
 import numpy as np
 import pytest
 
-from vidfake import testmedia
+from vidfake import media
 from vidfake.video import (
     DECORD,
     PYAV,
@@ -70,7 +71,7 @@ def test_chunks_bound_the_batch_and_cover_the_plan(sample_dir):
 
 def test_rotation_is_applied(sample_dir, tmp_path):
     # synthetic: the real clip re-encoded with a 90 degree display rotation tag
-    rotated = testmedia.reencode(sample_dir / "clips" / CLIP, tmp_path / "rot.mp4", rotation=90)
+    rotated = media.reencode(sample_dir / "clips" / CLIP, tmp_path / "rot.mp4", rotation=90)
     info = probe(rotated)
     assert info.rotation == 90 and (info.width, info.height) == (360, 640)
     batch = next(sample_frames(rotated, "uniform:2"))
@@ -81,7 +82,7 @@ def test_rotation_is_applied(sample_dir, tmp_path):
 
 
 def test_pyav_fallback_reads_what_decord_refuses(tmp_path):
-    tiny = testmedia.make_damaged("tiny_frames", tmp_path / "tiny.mp4")
+    tiny = damaged_media.make_damaged("tiny_frames", tmp_path / "tiny.mp4")
     info = probe(tiny)
     assert info.frames > 0
     report = DecodeReport()
@@ -102,7 +103,9 @@ def test_pyav_fallback_reads_what_decord_refuses(tmp_path):
     ],
 )
 def test_damaged_files_raise_a_plain_reason(sample_dir, tmp_path, kind, reason):
-    bad = testmedia.make_damaged(kind, tmp_path / f"{kind}.mp4", src=sample_dir / "clips" / CLIP)
+    bad = damaged_media.make_damaged(
+        kind, tmp_path / f"{kind}.mp4", src=sample_dir / "clips" / CLIP
+    )
     with pytest.raises(VideoError, match=reason):
         list(sample_frames(bad, "uniform:4"))
 
@@ -134,7 +137,7 @@ def _sequential(path) -> list[np.ndarray]:
 
 def test_high444_with_many_keyframes_matches_the_sequential_decode(tmp_path):
     """A High 4:4:4 Predictive clip (keyframe every 50) is read forward: frames equal bit for bit."""
-    clip = testmedia.render_frames(
+    clip = media.render_frames(
         _pattern(200), tmp_path / "444.mp4", 25, pix_fmt="yuv444p", options={"g": "50"}
     )
     info = probe(clip)
@@ -153,7 +156,7 @@ def test_high444_with_many_keyframes_matches_the_sequential_decode(tmp_path):
 
 @pytest.mark.parametrize("suffix", [".264", ".h264"])
 def test_raw_annexb_streams_are_read_forward(tmp_path, suffix):
-    clip = testmedia.render_frames(_pattern(40), tmp_path / f"raw{suffix}", 25)
+    clip = media.render_frames(_pattern(40), tmp_path / f"raw{suffix}", 25)
     info = probe(clip)
     assert info.frames == 40 and not info.seekable
     batches = list(sample_frames(clip, "uniform:5"))
@@ -166,7 +169,7 @@ def test_raw_annexb_streams_are_read_forward(tmp_path, suffix):
 
 def test_flipped_bytes_cost_only_the_damaged_frames(tmp_path):
     """Decord aborts such a clip at its first bad packet; the forward read keeps the rest."""
-    bad = testmedia.make_damaged("bit_flips", tmp_path / "flipped.mp4")
+    bad = damaged_media.make_damaged("bit_flips", tmp_path / "flipped.mp4")
     with pytest.raises(decord.DECORDError):
         decord.VideoReader(str(bad)).get_batch(list(range(60)))
     report = DecodeReport()
@@ -189,7 +192,7 @@ def test_random_access_only_where_safe_and_worth_it():
 
 def test_guarded_random_access_equals_forward_on_a_long_clip(tmp_path):
     """A long High-profile 4:2:0 clip takes Decord's random access; its frames match the decode."""
-    clip = testmedia.render_frames(
+    clip = media.render_frames(
         _pattern(1200, 48, 64), tmp_path / "long.mp4", 30, options={"g": "100"}
     )
     info = probe(clip)

@@ -19,11 +19,11 @@ from pathlib import Path
 
 from vidfake.collection import ScoreSummary, score_collection
 from vidfake.datasets import list_items
+from vidfake.media import cut
 from vidfake.scan import ScanSummary, build_shards
 from vidfake.score import Scorer
 from vidfake.synth.sbi import SelfBlend
 from vidfake.synth.video import SynthError, is_synthetic, make_synthetic_fake
-from vidfake.testmedia import cut
 
 log = logging.getLogger(__name__)
 

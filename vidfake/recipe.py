@@ -64,7 +64,7 @@ def still_items(
     Each photo becomes a `still_clip` (seeded by its row), so its faces enter the scan as
     real footage of more identities than the clips hold; all of them are training data.
     """
-    from vidfake.testmedia import still_clip
+    from vidfake.media import still_clip
 
     items = []
     with Path(listing).open(newline="") as fh:

@@ -255,3 +255,35 @@ def test_a_frame_shared_by_overlapping_windows_is_encoded_once(sample_dir, tiny_
     assert got.keys() == want.keys()
     for key, p in want.items():
         assert got[key] == pytest.approx(p, abs=1e-5)
+
+
+def test_eval_and_score_give_a_video_the_same_score(tmp_path, archive, tiny_ckpt, ray_cluster):
+    """One video-score definition: `vidfake eval` reads a video's score from the windows
+    `vidfake score` reads it from, and gets the same number."""
+    import pandas as pd
+
+    from vidfake.datasets import DatasetItem
+    from vidfake.evaluate import evaluate
+    from vidfake.metrics import video_scores
+    from vidfake.scan import build_shards
+    from vidfake.score import Scorer
+
+    items = [
+        DatasetItem(str(archive / name), label, name, "test", "x")
+        for name, label in zip(CLIPS, (0, 1), strict=True)
+    ]
+    shards = tmp_path / "shards"
+    build_shards(items, shards, Scorer(tiny_ckpt).scan_config(), progress=False)
+    evaluate(tiny_ckpt, shards, "test", out_dir=tmp_path / "eval")
+    preds = pd.read_csv(tmp_path / "eval" / "predictions.csv")
+    details = tmp_path / "details.parquet"
+    scored = score_collection(
+        shards, tmp_path / "s.csv", tiny_ckpt, details=details, progress=False
+    )
+    windows = pd.read_parquet(details).groupby("video_id").size()
+    assert preds.groupby("video_id").size().to_dict() == windows.to_dict()
+    from_eval = dict(video_scores(preds)[["video_id", "prob"]].itertuples(index=False))
+    from_score = {r["video_id"]: r["score"] for r in scored.rows}
+    assert from_eval.keys() == from_score.keys() and len(from_eval) == 2
+    for vid, p in from_score.items():
+        assert from_eval[vid] == pytest.approx(p, abs=1e-6)

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 from vidfake.checkpoint import load_checkpoint
 from vidfake.loader import ShardSequenceDataset, model_inputs
 from vidfake.metrics import evaluate_predictions, roc_points, sigmoid, video_scores
-from vidfake.sequences import SequenceTransform
+from vidfake.sequences import SequenceTransform, scoring_windows
 
 
 @torch.no_grad()
@@ -58,12 +58,18 @@ def eval_dataset(
     stride: int | None = None,
     with_blink: bool = False,
 ) -> ShardSequenceDataset:
-    """The evaluation stream of a split: every window, in order, no augmentation."""
+    """The evaluation stream of a split: every window, in order, no augmentation.
+
+    The windows are the scorer's (`scoring_windows`) unless `stride` is given, so a video's
+    score here (`metrics.video_scores`) is the one `vidfake score` writes.
+    """
+    default_stride, pad = scoring_windows(transform.frames)
     return ShardSequenceDataset(
         shards_dir,
         transform,
         splits=(split,),
-        stride=stride,
+        stride=stride or default_stride,
+        pad=pad,
         with_eyes=with_eyes,
         with_blink=with_blink,
     )

@@ -51,7 +51,8 @@ def binary_metrics(
 
 
 def video_scores(seq: pd.DataFrame) -> pd.DataFrame:
-    """Per-video score from sequence rows (`video_id, track_id, label, prob`)."""
+    """Per-video score from window rows (`video_id, track_id, label, prob`): the mean over
+    each track's windows, the maximum over tracks, as the scorer's default `mean` aggregate."""
     tracks = seq.groupby(["video_id", "track_id"], as_index=False).agg(
         prob=("prob", "mean"), label=("label", "first")
     )

@@ -21,7 +21,7 @@ import torch
 from vidfake.checkpoint import load_checkpoint
 from vidfake.config import ScanConfig, from_dict
 from vidfake.metrics import sigmoid
-from vidfake.sequences import SequenceTransform, table_sequences
+from vidfake.sequences import SequenceTransform, scoring_windows, table_sequences
 from vidfake.shards.schema import STATUS_ERROR, STATUS_NO_FACE, STATUS_OK
 from vidfake.video import sampling_fps
 
@@ -138,7 +138,8 @@ class Scorer:
         self.uses_blink = bool(self.meta.get("uses_blink"))
         self.has_face = bool(self.model.has_face)
         self.frames = self.transform.frames
-        self.stride = stride or max(1, self.frames // 2)
+        default_stride, self.pad = scoring_windows(self.frames)
+        self.stride = stride or default_stride
         self.aggregate = aggregate
         self.batch_size = batch_size
         self.threshold = float(
@@ -215,7 +216,7 @@ class Scorer:
             if self.uses_blink and "ear" not in table.column_names:
                 raise ValueError(f"{vid}: this model reads blink features; the faces hold no EAR")
             windows = table_sequences(
-                table, self.frames, self.stride, True, self.uses_blink, self.sample_fps
+                table, self.frames, self.stride, self.pad, self.uses_blink, self.sample_fps
             )
             for seq in windows:
                 keys.append((seq.video_id, seq.track_id))

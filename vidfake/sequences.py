@@ -152,6 +152,15 @@ def decode_jpeg(blob: bytes | None) -> np.ndarray:
     return img[..., ::-1]
 
 
+def scoring_windows(frames: int) -> tuple[int, bool]:
+    """The windows a video score is read from, `(stride, pad)`: a stride of T/2 (each frame
+    in two windows) and short tracks padded, so every track of at least one face counts.
+
+    The one definition: `vidfake score`, `vidfake eval` and validation all use it.
+    """
+    return max(1, frames // 2), True
+
+
 class SequenceTransform:
     """JPEG crops → normalised (T,3,H,W) tensors (and eye patches → (T,2,3,h,w)).
 

@@ -6,7 +6,10 @@
 The face shards are streamed as a Ray Dataset (`ray.data.read_parquet`), grouped per track
 into sequences of JPEG crops, split across workers; each worker decodes and augments them with
 `vidfake.sequences.SequenceTransform` and runs `vidfake.train.train_steps` under DDP. Rank 0
-validates with the same code as `vidfake train` and writes `best/`, `last/` and `metrics.csv`.
+validates with the same code as `vidfake train` and writes `best/`, `last/` and `metrics.csv`;
+`init`, `patience` (early stopping, all workers together) and `data.shuffle_buffer` work as
+there. Settings this path cannot honour (class balancing, pseudo-fakes, DataLoader workers)
+are refused with a message, not ignored; there is no resume (a fresh `--out` each run).
 """
 
 from __future__ import annotations
@@ -56,11 +59,31 @@ def sequence_dataset(shards: str | Path, split: str, frames: int, stride: int):
     )
 
 
-def _batches(shard, transform, batch_size: int, seed: int) -> Iterator[dict[str, Any]]:
+def unsupported(cfg) -> list[str]:
+    """The settings of `cfg` (a TrainConfig) this path cannot honour, as `key=value`.
+
+    Class balancing and pseudo-fakes live in `vidfake.loader.ShardSequenceDataset`, which the
+    Ray Data stream does not use; DataLoader workers have no meaning here.
+    """
+    out = []
+    if cfg.data.balance != "none":
+        out.append(f"data.balance={cfg.data.balance}")
+    if cfg.data.pseudo_fake > 0:
+        out.append(f"data.pseudo_fake={cfg.data.pseudo_fake}")
+    if cfg.data.workers:
+        out.append(f"data.workers={cfg.data.workers}")
+    return out
+
+
+def _batches(
+    shard, transform, batch_size: int, seed: int, shuffle: int
+) -> Iterator[dict[str, Any]]:
     """Decode and augment a worker's share of sequences into model batches."""
     rng = np.random.default_rng(seed)
     for batch in shard.iter_batches(
-        batch_size=batch_size, batch_format="pyarrow", local_shuffle_buffer_size=4 * batch_size
+        batch_size=batch_size,
+        batch_format="pyarrow",
+        local_shuffle_buffer_size=max(shuffle, batch_size),
     ):
         xs = [transform.prepare(list(faces), rng=rng)[0] for faces in batch["faces"].to_pylist()]
         yield {
@@ -87,6 +110,7 @@ def train_loop(config: dict[str, Any]) -> None:
         _append_csv,
         build_model,
         checkpoint_meta,
+        init_weights,
         make_optimizer,
         seed_everything,
         train_steps,
@@ -99,6 +123,8 @@ def train_loop(config: dict[str, Any]) -> None:
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
     seed_everything(cfg.seed)
     model, preprocess = build_model(cfg)
+    if cfg.init:
+        init_weights(model, cfg.init)
     device = "cuda" if torch.cuda.is_available() and config["use_gpu"] else "cpu"
     model = prepare_model(model)
     T = preprocess["frames"]
@@ -111,12 +137,11 @@ def train_loop(config: dict[str, Any]) -> None:
         cfg.data.shards, SequenceTransform.from_cfg(preprocess), cfg.data.val_split
     )
     shard = ray.train.get_dataset_shard("train")
-    best = None
+    best, bad_epochs = None, 0
     for epoch in range(cfg.epochs):
         start = time.perf_counter()
-        batches = _batches(
-            shard, transform, cfg.optim.batch_size, cfg.seed * 1000 + epoch * world + rank
-        )
+        seed = cfg.seed * 1000 + epoch * world + rank
+        batches = _batches(shard, transform, cfg.optim.batch_size, seed, cfg.data.shuffle_buffer)
         row: dict[str, Any] = {"epoch": epoch + 1, "lr": sched.get_last_lr()[0]}
         row.update(train_steps(model, batches, opt, sched, cfg.optim.grad_clip, device, scaler))
         row["workers"] = world
@@ -130,10 +155,22 @@ def train_loop(config: dict[str, Any]) -> None:
             save_checkpoint(out / "last", net, meta)
             score = float(val.get(f"val_{cfg.monitor}", math.nan))
             if not math.isnan(score) and (best is None or score > best):
-                best = score
+                best, bad_epochs = score, 0
                 save_checkpoint(out / "best", net, meta)
+            else:
+                bad_epochs += 1
             _append_csv(out / "metrics.csv", row)
         ray.train.report({k: v for k, v in row.items() if isinstance(v, (int, float))})
+        if _stop_everywhere(bad_epochs >= cfg.patience, world):
+            break  # early stopping: rank 0 decides, every worker stops at the same epoch
+
+
+def _stop_everywhere(stop: bool, world: int) -> bool:
+    """Rank 0's stop decision, broadcast to every worker (they must leave the loop together)."""
+    flag = torch.tensor([int(stop)])
+    if world > 1:
+        torch.distributed.broadcast(flag, src=0)
+    return bool(flag.item())
 
 
 def run_ray_training(
@@ -148,8 +185,15 @@ def run_ray_training(
     from ray.train.torch import TorchTrainer
 
     from vidfake.config import to_dict
-    from vidfake.train import build_model
+    from vidfake.train import build_model, check_validation_split
 
+    refused = unsupported(cfg)
+    if refused:
+        raise ValueError(
+            f"the Ray Train path does not implement {', '.join(refused)}: train with "
+            "`vidfake train`, or set them off (data.balance=none, data.pseudo_fake=0, "
+            "data.workers=0)"
+        )
     out = Path(out).resolve()
     if (out / "last").exists():
         raise ValueError(f"{out} already holds a run; choose another --out")
@@ -161,6 +205,7 @@ def run_ray_training(
             "blink inputs with `vidfake train`"
         )
     frames = preprocess["frames"]
+    check_validation_split(cfg, frames, cfg.data.stride or frames)
     train_ds = sequence_dataset(
         cfg.data.shards, cfg.data.train_split, frames, cfg.data.stride or frames
     )

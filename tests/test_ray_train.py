@@ -44,6 +44,7 @@ def test_two_cpu_workers_train_and_checkpoint(ray_cluster, tmp_path: Path, fixtu
             "epochs=1",
             "model.img_size=32",
             "data.stride=4",
+            "data.balance=none",
         ],
     )
     ds = pipeline.sequence_dataset(cfg.data.shards, "train", 4, 4)
@@ -56,3 +57,15 @@ def test_two_cpu_workers_train_and_checkpoint(ray_cluster, tmp_path: Path, fixtu
     assert metrics["train_seqs"].tolist() == [64]
     model, meta = load_checkpoint(out / "best")
     assert meta["arch"] == "meso4" and 0.0 <= meta["threshold"] <= 1.0
+
+
+def test_settings_the_ray_path_cannot_honour_are_refused(tmp_path: Path, fixture_shards) -> None:
+    """Class balancing, pseudo-fakes and DataLoader workers are refused, not ignored."""
+    pipeline = _pipeline()
+    base = ["profile=tiny", f"data.shards={fixture_shards['spatial']}", "data.balance=none"]
+    config = ROOT / "configs" / "models" / "meso4.yaml"
+    for setting in ("data.balance=oversample", "data.pseudo_fake=0.5", "data.workers=2"):
+        cfg = load_train_config(config, [*base, setting])
+        with pytest.raises(ValueError, match=f"does not implement {setting}"):
+            pipeline.run_ray_training(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()

@@ -41,13 +41,13 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 from facenet_pytorch import MTCNN  # noqa: E402
 
 from vidfake import media, video  # noqa: E402
-from vidfake import scan as scan_module  # noqa: E402
+from vidfake import scanning as scan_module  # noqa: E402
 from vidfake.config import ScanConfig, load_config  # noqa: E402
 from vidfake.datasets import DatasetItem  # noqa: E402
 from vidfake.faces import crop  # noqa: E402
 from vidfake.faces.detect import FaceDetector, SequenceDetector  # noqa: E402
 from vidfake.faces.track import box_iou  # noqa: E402
-from vidfake.scan import build_shards, cached_detector, scan_video  # noqa: E402
+from vidfake.scanning import build_shards, cached_detector, scan_video  # noqa: E402
 from vidfake.shards.store import read_manifest  # noqa: E402
 from vidfake.video import DecodeReport, sample_frames  # noqa: E402
 
@@ -143,7 +143,7 @@ import sys, torch
 from pathlib import Path
 from vidfake.config import ScanConfig
 from vidfake.datasets import DatasetItem
-from vidfake.scan import cached_detector, scan_video
+from vidfake.scanning import cached_detector, scan_video
 torch.set_num_threads(1)
 def mib(key):
     line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith(key))

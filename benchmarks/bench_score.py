@@ -32,9 +32,9 @@ from facenet_pytorch import MTCNN  # noqa: E402
 
 from vidfake import media  # noqa: E402
 from vidfake.checkpoint import load_checkpoint  # noqa: E402
-from vidfake.collection import score_collection  # noqa: E402
 from vidfake.faces.crop import crop_face, encode_jpeg  # noqa: E402
-from vidfake.score import resolve_model  # noqa: E402
+from vidfake.scoring.collection import score_collection  # noqa: E402
+from vidfake.scoring.scorer import resolve_model  # noqa: E402
 from vidfake.sequences import SequenceTransform  # noqa: E402
 
 SOURCE = Path(__file__).resolve().parents[1] / "vidfake" / "data" / "clips" / "1zlab__face.mp4"

@@ -3,7 +3,7 @@
     ray submit cluster/scan.yaml pipelines/scan.py -- ARCHIVE --out OUT [--scores CSV]
     ray job submit --working-dir . -- python pipelines/scan.py ARCHIVE --out OUT
 
-Joins the cluster (`--address auto` by default) and calls `vidfake.scan.build_shards`; with
+Joins the cluster (`--address auto` by default) and calls `vidfake.scanning.build_shards`; with
 `--scores` it then ranks the shards into a CSV (`--model`, or the bundled default detector).
 Exit codes as `vidfake shards build`: 0 all scanned, 1 some videos errored, 2 bad arguments.
 """
@@ -33,12 +33,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from vidfake.config import ScanConfig, load_config
     from vidfake.datasets import list_items
-    from vidfake.scan import build_shards
+    from vidfake.scanning import build_shards
 
     try:
         cfg = load_config(ScanConfig, args.config, args.set)
         if args.scores and not args.config and not args.set:
-            from vidfake.score import Scorer
+            from vidfake.scoring.scorer import Scorer
 
             cfg = Scorer(args.model).scan_config()  # crops as the model was trained on
         items = list_items(args.archive, layout=args.layout)
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     for path, reason in summary.errors:
         print(f"  error: {path}: {reason}", file=sys.stderr)
     if args.scores:
-        from vidfake.collection import score_collection
+        from vidfake.scoring.collection import score_collection
 
         scored = score_collection(args.out, args.scores, args.model, progress=False)
         print(

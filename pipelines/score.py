@@ -3,7 +3,7 @@
     ray job submit --working-dir . -- python pipelines/score.py INPUT --out scores.csv
     ray submit cluster/scan.yaml pipelines/score.py -- INPUT --out scores.csv
 
-Joins the cluster (`--address auto` by default) and calls `vidfake.collection.score_collection`:
+Joins the cluster (`--address auto` by default) and calls `vidfake.scoring.collection.score_collection`:
 a pool of workers (`--actors`, default one per CPU of the cluster; `--gpus` each) scans and
 scores the videos, each worker holding the face detector and the model. Exit codes as
 `vidfake score`: 0 all scored, 1 some videos errored, 2 bad arguments or model.
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import ray
 
-    from vidfake.collection import score_collection
+    from vidfake.scoring.collection import score_collection
 
     if not ray.is_initialized():
         ray.init(address=args.address, log_to_driver=False)

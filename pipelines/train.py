@@ -5,7 +5,7 @@
 
 The face shards are streamed as a Ray Dataset (`ray.data.read_parquet`), grouped per track
 into sequences of JPEG crops, split across workers; each worker decodes and augments them with
-`vidfake.sequences.SequenceTransform` and runs `vidfake.train.train_steps` under DDP. Rank 0
+`vidfake.sequences.SequenceTransform` and runs `vidfake.training.train_steps` under DDP. Rank 0
 validates with the same code as `vidfake train` and writes `best/`, `last/` and `metrics.csv`;
 `init`, `patience` (early stopping, all workers together) and `data.shuffle_buffer` work as
 there. Settings this path cannot honour (class balancing, pseudo-fakes, DataLoader workers)
@@ -93,7 +93,7 @@ def _batches(
 
 
 def train_loop(config: dict[str, Any]) -> None:
-    """The per-worker loop: the same model, optimiser and steps as `vidfake.train.train`."""
+    """The per-worker loop: the same model, optimiser and steps as `vidfake.training.train`."""
     import math
 
     import ray.train
@@ -105,7 +105,7 @@ def train_loop(config: dict[str, Any]) -> None:
     from vidfake.evaluate import eval_dataset
     from vidfake.loader import count_sequences
     from vidfake.sequences import SequenceTransform
-    from vidfake.train import (
+    from vidfake.training import (
         TrainConfig,
         _append_csv,
         build_model,
@@ -185,7 +185,7 @@ def run_ray_training(
     from ray.train.torch import TorchTrainer
 
     from vidfake.config import to_dict
-    from vidfake.train import build_model, check_validation_split
+    from vidfake.training import build_model, check_validation_split
 
     refused = unsupported(cfg)
     if refused:
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import ray
 
-    from vidfake.train import load_train_config
+    from vidfake.training import load_train_config
 
     try:
         cfg = load_train_config(args.config, [*args.overrides, f"data.shards={args.data}"])

@@ -9,7 +9,7 @@ import pytest
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-# A vidfake bug raises in the tests instead of becoming an error row (vidfake.scan.strict);
+# A vidfake bug raises in the tests instead of becoming an error row (vidfake.scanning.strict);
 # tests of that last-resort row unset it with monkeypatch.
 os.environ["VIDFAKE_STRICT"] = "1"
 

@@ -23,11 +23,11 @@ import ray
 from damaged_media import make_damaged
 
 from vidfake.cli import main
-from vidfake.collection import score_collection
 from vidfake.config import ScanConfig, TrackConfig
 from vidfake.datasets import DatasetItem, list_items
 from vidfake.datasets.item import path_problem
-from vidfake.scan import build_shards, scan_task, scan_video
+from vidfake.scanning import build_shards, scan_task, scan_video
+from vidfake.scoring.collection import score_collection
 from vidfake.shards import read_manifest
 
 FAST = ScanConfig(sampling="uniform:4", track=TrackConfig(min_length=2))

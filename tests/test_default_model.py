@@ -19,8 +19,8 @@ from vidfake.config import ScanConfig, from_dict
 from vidfake.datasets import DatasetItem
 from vidfake.media import cut
 from vidfake.recipe import MAX_BYTES, clip_items, figures_markdown
-from vidfake.scan import scan_video
-from vidfake.score import DEFAULT_MODEL, Scorer
+from vidfake.scanning import scan_video
+from vidfake.scoring.scorer import DEFAULT_MODEL, Scorer
 from vidfake.shards.schema import SCHEMA_VERSION
 from vidfake.synth import is_synthetic, make_synthetic_fake
 

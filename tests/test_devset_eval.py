@@ -25,7 +25,7 @@ from vidfake.devset import (
 )
 from vidfake.media import cut
 from vidfake.metrics import bootstrap_auc
-from vidfake.score import Scorer
+from vidfake.scoring.scorer import Scorer
 from vidfake.synth import make_synthetic_fake
 
 CLIPS = ("retalking_3.mp4", "cosanlab__single_face.mp4")

@@ -24,7 +24,7 @@ from vidfake.datasets import DatasetItem
 from vidfake.faces.detect import FaceDetector
 from vidfake.faces.lowlight import retry_config, stretch_lut
 from vidfake.faces.track import box_iou
-from vidfake.scan import scan_video
+from vidfake.scanning import scan_video
 from vidfake.video import sample_frames
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

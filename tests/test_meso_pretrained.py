@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 from vidfake.config import ScanConfig
 from vidfake.models import create_model
 from vidfake.models.meso import PUBLISHED_TAGS, published_weights
-from vidfake.score import Scorer
+from vidfake.scoring.scorer import Scorer
 from vidfake.sequences import SequenceTransform
 
 FACES = Path(__file__).parent / "data" / "mesonet"

@@ -18,7 +18,7 @@ from vidfake.config import CropConfig, ScanConfig
 from vidfake.datasets import DatasetItem
 from vidfake.loader import PSEUDO_SUFFIX, ShardSequenceDataset
 from vidfake.media import cut
-from vidfake.scan import prepare_out_dir, scan_video
+from vidfake.scanning import prepare_out_dir, scan_video
 from vidfake.sequences import SequenceTransform
 from vidfake.shards.store import ShardWriter
 

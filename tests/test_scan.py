@@ -17,7 +17,7 @@ from vidfake.cli import main
 from vidfake.config import ScanConfig, TrackConfig
 from vidfake.datasets import DatasetItem
 from vidfake.faces.crop import decode_jpeg
-from vidfake.scan import build_shards, scan_video, video_id
+from vidfake.scanning import build_shards, scan_video, video_id
 from vidfake.shards import read_faces, read_manifest
 
 FAST = ScanConfig(sampling="uniform:4", track=TrackConfig(min_length=2))

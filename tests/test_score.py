@@ -17,8 +17,8 @@ import pytest
 from damaged_media import make_damaged
 
 from vidfake.cli import main
-from vidfake.collection import score_collection
-from vidfake.score import aggregate, rank_rows
+from vidfake.scoring.collection import score_collection
+from vidfake.scoring.scorer import aggregate, rank_rows
 
 CLIPS = ("cosanlab__single_face.mp4", "OpenTalker__s.mp4")
 
@@ -127,8 +127,8 @@ def test_an_output_of_another_input_is_refused_not_merged(tmp_path, archive, tin
 
 def test_identical_files_at_two_paths_get_a_row_each(tmp_path, archive, tiny_ckpt, ray_cluster):
     from vidfake.datasets import list_items
-    from vidfake.scan import build_shards
-    from vidfake.score import Scorer
+    from vidfake.scanning import build_shards
+    from vidfake.scoring.scorer import Scorer
 
     twins = tmp_path / "twins"
     twins.mkdir()
@@ -190,8 +190,8 @@ def test_scoring_shards_matches_scanning_and_refuses_other_crops(
     tmp_path, archive, tiny_ckpt, ray_cluster, capsys
 ):
     from vidfake.datasets import list_items
-    from vidfake.scan import build_shards
-    from vidfake.score import Scorer
+    from vidfake.scanning import build_shards
+    from vidfake.scoring.scorer import Scorer
 
     cfg = Scorer(tiny_ckpt).scan_config()
     shards = tmp_path / "shards"
@@ -221,8 +221,8 @@ def test_a_frame_shared_by_overlapping_windows_is_encoded_once(sample_dir, tiny_
 
     from vidfake.datasets import DatasetItem
     from vidfake.metrics import sigmoid
-    from vidfake.scan import scan_video
-    from vidfake.score import Scorer
+    from vidfake.scanning import scan_video
+    from vidfake.scoring.scorer import Scorer
     from vidfake.sequences import table_sequences
 
     scorer = Scorer(tiny_ckpt, tta="flip")
@@ -265,8 +265,8 @@ def test_eval_and_score_give_a_video_the_same_score(tmp_path, archive, tiny_ckpt
     from vidfake.datasets import DatasetItem
     from vidfake.evaluate import evaluate
     from vidfake.metrics import video_scores
-    from vidfake.scan import build_shards
-    from vidfake.score import Scorer
+    from vidfake.scanning import build_shards
+    from vidfake.scoring.scorer import Scorer
 
     items = [
         DatasetItem(str(archive / name), label, name, "test", "x")

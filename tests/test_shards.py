@@ -12,7 +12,7 @@ import pytest
 from vidfake.config import ScanConfig, TrackConfig
 from vidfake.datasets import DatasetItem
 from vidfake.faces.crop import decode_jpeg
-from vidfake.scan import scan_video
+from vidfake.scanning import scan_video
 from vidfake.shards import (
     FACE_SCHEMA,
     ShardWriter,

@@ -17,11 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vidfake.collection import ScoreSummary, score_collection
 from vidfake.datasets import list_items
 from vidfake.media import cut
-from vidfake.scan import ScanSummary, build_shards
-from vidfake.score import Scorer
+from vidfake.scanning import ScanSummary, build_shards
+from vidfake.scoring.collection import ScoreSummary, score_collection
+from vidfake.scoring.scorer import Scorer
 from vidfake.synth.sbi import SelfBlend
 from vidfake.synth.video import SynthError, is_synthetic, make_synthetic_fake
 

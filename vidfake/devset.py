@@ -22,13 +22,13 @@ from typing import Any
 import numpy as np
 
 from vidfake import video
-from vidfake.collection import ScoreSummary, score_collection
 from vidfake.datasets import DatasetError, DatasetItem
 from vidfake.datasets.csv import list_csv
 from vidfake.datasets.folder import list_folder
 from vidfake.metrics import bootstrap_auc
-from vidfake.scan import ScanSummary, build_shards
-from vidfake.score import Scorer, resolve_model
+from vidfake.scanning import ScanSummary, build_shards
+from vidfake.scoring.collection import ScoreSummary, score_collection
+from vidfake.scoring.scorer import Scorer, resolve_model
 from vidfake.shards.schema import STATUS_ERROR, STATUS_NO_FACE, STATUS_OK
 
 LABELS_CSV = "labels.csv"

@@ -24,7 +24,7 @@ import torch
 
 from vidfake.config import ScanConfig, load_config
 from vidfake.datasets import DatasetItem
-from vidfake.score import DEFAULT_MODEL
+from vidfake.scoring.scorer import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def synthetic_items(out: Path, splits: tuple[str, ...] = ("train", "val")) -> li
 def scan(out: Path, workers: int = 2) -> Path:
     """Scan the listed clips, stills and the synthetic fakes of the training and validation
     clips into `out/shards` (recipe scan settings)."""
-    from vidfake.scan import build_shards
+    from vidfake.scanning import build_shards
 
     items = clip_items()
     missing = [i.path for i in items if not Path(i.path).is_file()]
@@ -125,7 +125,7 @@ def train_model(out: Path, threads: int = 2, stop_after: int | None = STOP_AFTER
     `stop_after` ends the run after that many epochs of the configured schedule (the epochs
     before it are exactly those of a full run).
     """
-    from vidfake.train import load_train_config, train
+    from vidfake.training import load_train_config, train
 
     torch.set_num_threads(threads)
     cfg = load_train_config(TRAIN, [f"data.shards={out / 'shards'}"])
@@ -183,8 +183,8 @@ def e2e_archive(out: Path, split: str = "test", seconds: float = E2E_SECONDS) ->
 def synthetic_video_metrics(ckpt: Path, out: Path, split: str = "test") -> dict[str, Any]:
     """(b) End to end: held-out clips and synthetic deepfakes made of them, scanned and scored
     with `score_collection`; video AUC and how many fakes beat every real clip."""
-    from vidfake.collection import score_collection
     from vidfake.demo import roc_auc
+    from vidfake.scoring.collection import score_collection
 
     failed = e2e_archive(out, split)
     summary = score_collection(

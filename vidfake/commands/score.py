@@ -9,7 +9,7 @@ from typing import Any
 
 from vidfake.exitcodes import EXIT_OK, EXIT_SOME_FAILED
 from vidfake.models.tta import TTA_MODES
-from vidfake.score import AGGREGATES
+from vidfake.scoring.scorer import AGGREGATES
 
 
 def register(subparsers: Any) -> None:
@@ -79,25 +79,18 @@ def print_ranking(rows: list[dict[str, Any]], top: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Score the input, print the top of the ranking and a summary; exit 1 if some failed."""
-    from vidfake.collection import score_collection
+    from vidfake.api import Runtime, ScoreOptions, score
 
-    summary = score_collection(
+    summary = score(
         args.input,
         args.out,
         args.model,
+        options=ScoreOptions(args.aggregate, args.stride, args.batch_size, args.tta),
+        runtime=Runtime(args.local, args.workers, args.address, args.gpus, args.actors),
         layout=args.layout,
-        aggregate=args.aggregate,
-        stride=args.stride,
-        batch_size=args.batch_size,
-        workers=args.workers,
-        address=args.address,
-        gpus=args.gpus,
-        actors=args.actors,
-        local=args.local,
         details=args.details,
         force=args.force,
         progress=not args.no_progress,
-        tta=args.tta,
     )
     print_ranking(summary.rows, args.top)
     print(

@@ -46,24 +46,18 @@ def register(subparsers: Any) -> None:
 
 def run_build(args: argparse.Namespace) -> int:
     """Load settings, list the archive, scan it, print a summary; the exit code says how it went."""
+    from vidfake.api import Runtime, scan
     from vidfake.config import ScanConfig, load_config
-    from vidfake.datasets import list_items
-    from vidfake.scan import build_shards
-    from vidfake.video import check_strategy
 
     cfg = load_config(ScanConfig, args.config, args.set)
-    check_strategy(cfg.sampling)
     if args.workers is not None and args.workers < 1:
         raise ValueError("--workers must be at least 1")
-    items = list_items(args.archive, layout=args.layout)
-    if not items:
-        raise ValueError(f"{args.archive}: no videos found")
-    summary = build_shards(
-        items,
+    summary = scan(
+        args.archive,
         args.out,
         cfg,
-        workers=args.workers,
-        address=args.address,
+        layout=args.layout,
+        runtime=Runtime(workers=args.workers, address=args.address),
         force=args.force,
         progress=not args.no_progress,
     )

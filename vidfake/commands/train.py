@@ -46,8 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the config, train, and print where the checkpoints are."""
-    from vidfake.score import DEFAULT_MODEL
-    from vidfake.train import load_train_config, train
+    from vidfake.api import train
+    from vidfake.scoring.scorer import DEFAULT_MODEL
 
     if args.config is not None and not args.config.is_file():
         raise ValueError(f"config {args.config} does not exist")
@@ -61,9 +61,14 @@ def run(args: argparse.Namespace) -> int:
     overrides += [f"{key}={value}" for key, value in flags.items() if value is not None]
     if args.init:
         overrides.append(f"init={DEFAULT_MODEL if args.init == 'default' else args.init}")
-    cfg = load_train_config(args.config, overrides)
     try:
-        out = train(cfg, args.out, resume=args.resume, progress=not args.no_progress)
+        out = train(
+            args.config,
+            args.out,
+            overrides=overrides,
+            resume=args.resume,
+            progress=not args.no_progress,
+        )
     except CheckpointError as exc:
         raise ValueError(str(exc)) from None
     print(f"best checkpoint: {out / 'best'}\nmetrics: {out / 'metrics.csv'}")

@@ -27,8 +27,8 @@ from vidfake.config import ScanConfig, load_config, to_dict
 from vidfake.datasets import DatasetItem, list_items
 from vidfake.datasets.item import VIDEO_SUFFIXES, printable
 from vidfake.dispatch import bounded
-from vidfake.scan import error_result, is_bug, scan_task, start_ray, strict
-from vidfake.score import CSV_COLUMNS, Scorer, VideoScore, rank_rows, result_row
+from vidfake.scanning import error_result, is_bug, scan_task, start_ray, strict
+from vidfake.scoring.scorer import CSV_COLUMNS, Scorer, VideoScore, rank_rows, result_row
 from vidfake.shards.store import MANIFEST_DIR, SCAN_CONFIG, iter_face_batches, read_manifest
 
 log = logging.getLogger(__name__)
@@ -44,10 +44,16 @@ class ScoreSummary:
     scored: int = 0
     no_face: int = 0
     error: int = 0
-    bugs: int = 0  # of the errors, vidfake bugs rather than bad media (vidfake.scan.is_bug)
+    bugs: int = 0  # of the errors, vidfake bugs rather than bad media (vidfake.scanning.is_bug)
     seconds: float = 0.0
     details: str | None = None
     rows: list[dict[str, Any]] = field(default_factory=list)  # the final ranking
+
+    def to_pandas(self) -> Any:
+        """The ranking as a pandas DataFrame, one row per input, in CSV column order."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows, columns=list(CSV_COLUMNS))
 
     @property
     def videos_per_minute(self) -> float:

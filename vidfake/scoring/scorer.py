@@ -28,7 +28,7 @@ from vidfake.video import sampling_fps
 log = logging.getLogger(__name__)
 
 AGGREGATES = ("mean", "median", "trimmed", "confident")
-DEFAULT_MODEL = Path(__file__).parent / "weights" / "default"
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "weights" / "default"
 
 CSV_COLUMNS = (
     "rank",

@@ -88,6 +88,10 @@ class ScanSummary:
     errors: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     bugs: int = 0  # of the errors, vidfake bugs (`is_bug`) rather than bad media
 
+    def to_pandas(self) -> Any:
+        """The manifest of the shards folder (one row per video scanned) as a DataFrame."""
+        return read_manifest(self.out_dir).to_pandas()
+
     @property
     def frames_per_s(self) -> float:
         """Sampled frames scanned per second of wall time."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from vidfake.media import cut, reencode
+from vidfake.media import cut, reencode, written
 
 DAMAGED_KINDS = (
     "truncated",
@@ -88,9 +88,7 @@ def _write_truncated(src: Path, dst: Path) -> None:
 
 def _write_tone(dst: Path, seconds: float = 1.0, rate: int = 44100) -> None:
     """An MP4 holding one AAC track (a 440 Hz tone) and no video stream."""
-    tmp = dst.with_name(f".{dst.stem}.partial.mp4")
-    out = av.open(str(tmp), mode="w", format="mp4")
-    try:
+    with written(dst, "mp4") as out:
         stream = out.add_stream("aac", rate=rate, layout="mono")
         n = int(seconds * rate)
         tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(n) / rate)).astype(np.float32)
@@ -104,9 +102,3 @@ def _write_tone(dst: Path, seconds: float = 1.0, rate: int = 44100) -> None:
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
-    except BaseException:
-        out.close()
-        tmp.unlink(missing_ok=True)
-        raise
-    out.close()
-    tmp.replace(dst)

@@ -8,6 +8,7 @@ files for the tests are made in tests/damaged_media.py.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
@@ -122,16 +123,13 @@ def render_frames(
     encoder `options` (e.g. `{"g": "50"}` for a keyframe every 50 frames) override defaults.
     """
     dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.stem}.partial{dst.suffix}")
     it = iter(frames)
     first = next(it, None)
     if first is None:
         raise ValueError(f"render_frames: no frames to write to {dst}")
     height, width = first.shape[:2]
     fmt = {".264": "h264", ".h264": "h264", ".mpg": "mpeg", ".mpeg": "mpeg"}.get(dst.suffix)
-    out = av.open(str(tmp), mode="w", format=fmt)
-    try:
+    with written(dst, fmt) as out:
         stream = out.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height = width, height
         stream.pix_fmt = pix_fmt or _pix_fmt(codec, width, height)
@@ -148,13 +146,25 @@ def render_frames(
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
+    return dst
+
+
+@contextmanager
+def written(dst: str | Path, fmt: str | None = None) -> Iterator[av.container.OutputContainer]:
+    """An output container written under a temporary name and renamed to `dst` when the block
+    ends cleanly; on any error the partial file is removed, so `dst` is whole or absent."""
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.stem}.partial{dst.suffix}")
+    out = av.open(str(tmp), mode="w", format=fmt)
+    try:
+        yield out
     except BaseException:
         out.close()
         tmp.unlink(missing_ok=True)
         raise
     out.close()
     tmp.replace(dst)
-    return dst
 
 
 def _chain_arrays(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:

@@ -18,7 +18,8 @@ from damaged_media import make_damaged
 
 from vidfake.cli import main
 from vidfake.scoring.collection import score_collection
-from vidfake.scoring.scorer import aggregate, rank_rows
+from vidfake.scoring.ranking import rank_rows
+from vidfake.scoring.scorer import aggregate
 
 CLIPS = ("cosanlab__single_face.mp4", "OpenTalker__s.mp4")
 

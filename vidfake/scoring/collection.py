@@ -1,4 +1,4 @@
-"""Score a whole collection into a ranked CSV: in this process, or on Ray at scale.
+"""Score a whole collection into a ranked CSV, with resume: in this process, or on Ray.
 
 Input is a folder (any dataset layout), a CSV or text file listing videos, one video, or an
 existing shards folder. Every input gets exactly one CSV row, whatever happened to it. Rows are
@@ -8,10 +8,8 @@ stopped; the final CSV is written atomically, sorted by score.
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
-import math
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -20,15 +18,23 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from vidfake.config import ScanConfig, load_config, to_dict
 from vidfake.datasets import DatasetItem, list_items
 from vidfake.datasets.item import VIDEO_SUFFIXES, printable
-from vidfake.dispatch import bounded
-from vidfake.scanning import error_result, is_bug, scan_task, start_ray, strict
-from vidfake.scoring.scorer import CSV_COLUMNS, Scorer, VideoScore, rank_rows, result_row
+from vidfake.scanning import is_bug, strict
+from vidfake.scoring.ranking import (
+    CSV_COLUMNS,
+    json_default,
+    rank_rows,
+    read_previous,
+    refuse_other_input,
+    result_row,
+    write_csv,
+    write_details,
+)
+from vidfake.scoring.ray_pool import scan_and_score, score_on_ray
+from vidfake.scoring.scorer import Scorer, VideoScore
 from vidfake.shards.store import MANIFEST_DIR, SCAN_CONFIG, iter_face_batches, read_manifest
 
 log = logging.getLogger(__name__)
@@ -98,7 +104,7 @@ class _Progress:
         self._fh = self.partial.open("a")
 
     def add(self, row: dict[str, Any], vs: VideoScore | None) -> None:
-        self._fh.write(json.dumps(row, default=_json_default) + "\n")
+        self._fh.write(json.dumps(row, default=json_default) + "\n")
         self._fh.flush()
         self.rows.append(row)
         status = row["status"]
@@ -128,85 +134,6 @@ class _Progress:
 
     def close(self) -> None:
         self._fh.close()
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")
-
-
-def _read_previous(out_csv: Path) -> list[dict[str, Any]]:
-    """Rows of an earlier run: the finished CSV, then whatever its partial log holds."""
-    rows: dict[str, dict[str, Any]] = {}
-    if out_csv.is_file():
-        with out_csv.open(newline="") as fh:
-            for r in csv.DictReader(fh):
-                rows[r["path"]] = _typed(r)
-    partial = out_csv.with_name(out_csv.name + ".partial.jsonl")
-    if partial.is_file():
-        for line in partial.read_text().splitlines():
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut short by the interruption: that video is redone
-            rows[r["path"]] = r
-    return list(rows.values())
-
-
-def _typed(r: dict[str, str]) -> dict[str, Any]:
-    """A CSV row with its numbers parsed back."""
-    out: dict[str, Any] = dict(r)
-    for k in ("score", "blink_rate", "seconds"):
-        out[k] = float(r[k]) if r.get(k) not in (None, "") else float("nan")
-    for k in ("tracks", "faces", "frames_scored", "label"):
-        out[k] = int(r[k]) if r.get(k) not in (None, "") else 0
-    out["top_track"] = int(r["top_track"]) if r.get("top_track") not in (None, "") else None
-    return out
-
-
-def write_csv(rows: list[dict[str, Any]], out_csv: Path) -> None:
-    """Write the ranking atomically (temporary file, then rename)."""
-    tmp = out_csv.with_name(f".{out_csv.name}.tmp")
-    with tmp.open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: _cell(r.get(k)) for k in CSV_COLUMNS})
-    os.replace(tmp, out_csv)
-
-
-def _cell(v: Any) -> Any:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    if isinstance(v, float):
-        return f"{v:.6f}"
-    return v
-
-
-def _write_details(details: list[dict[str, Any]], path: Path) -> None:
-    """Per-window scores as Parquet, merged with an earlier run's file when resuming."""
-    table = pa.Table.from_pylist(
-        details,
-        schema=pa.schema(
-            [
-                ("path", pa.string()),
-                ("video_id", pa.string()),
-                ("track_id", pa.int32()),
-                ("track_score", pa.float32()),
-                ("window", pa.int32()),
-                ("frames", pa.list_(pa.int32())),
-                ("prob", pa.float32()),
-            ]
-        ),
-    )
-    if path.is_file():
-        old = pq.read_table(path)
-        keep = pc.invert(pc.is_in(old["path"], table["path"].unique()))
-        table = pa.concat_tables([old.filter(keep).cast(table.schema), table])
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
 
 
 def _group_by_video(batches: Iterable[pa.RecordBatch]) -> Iterator[tuple[str, pa.Table]]:
@@ -290,120 +217,11 @@ def _score_shards(
                 progress.add(result_row(scorer, m, pa.table({}), None), None)
 
 
-def scan_and_score(
-    scorer: Scorer, item: DatasetItem, raise_bugs: bool = False
-) -> tuple[dict[str, Any], VideoScore | None]:
-    """One video's CSV row and score: scanned with the model's settings, then scored.
-
-    Bad media is an error row; a bug fails this video alone (`scan_task`, unless
-    `raise_bugs`), here as on Ray.
-    """
-    manifest, faces = scan_task(item, scorer.scan_config(), None, raise_bugs)
-    vs = None
-    if manifest["status"] == "ok":
-        vs = scorer.score_videos([(manifest["video_id"], faces)])[manifest["video_id"]]
-    return result_row(scorer, manifest, faces, vs), vs
-
-
 def _score_local(items: list[DatasetItem], scorer: Scorer, progress: _Progress) -> None:
     """Scan and score one video after another in this process (small jobs, no Ray start)."""
     raise_bugs = strict()
     for item in items:
         progress.add(*scan_and_score(scorer, item, raise_bugs))
-
-
-class _ScoreWorker:
-    """A Ray actor that scans and scores videos: face detector and model loaded once.
-
-    One per CPU (or per GPU share): a video's faces never leave the process that found them,
-    and no worker waits on another.
-    """
-
-    def __init__(
-        self,
-        model: str,
-        aggregate: str,
-        stride: int | None,
-        batch_size: int,
-        tta: str,
-        raise_bugs: bool = False,
-    ) -> None:
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.scorer = Scorer(model, aggregate, stride, batch_size, device, tta=tta)
-        self.raise_bugs = raise_bugs
-
-    def run(self, item: DatasetItem) -> tuple[dict[str, Any], VideoScore | None]:
-        return scan_and_score(self.scorer, item, self.raise_bugs)
-
-
-def _score_ray(
-    items: list[DatasetItem],
-    scorer: Scorer,
-    progress: _Progress,
-    workers: int | None,
-    address: str | None,
-    gpus: float,
-    actors: int | None,
-) -> None:
-    """A pool of scan-and-score workers (`actors`, default one per CPU), fed a bounded queue.
-
-    A worker that dies is restarted and its video retried twice; then the video gets an
-    `error` row and the others go on.
-    """
-    import ray
-
-    started = start_ray(workers, address)
-    try:
-        cpus = max(1, int(ray.available_resources().get("CPU", 1)))
-        n = max(1, actors or cpus)
-        worker_cls = ray.remote(num_cpus=1, num_gpus=gpus, max_restarts=2, max_task_retries=2)(
-            _ScoreWorker
-        )
-        pool = [
-            worker_cls.remote(
-                str(scorer.path),
-                scorer.aggregate,
-                scorer.stride,
-                scorer.batch_size,
-                scorer.tta,
-                strict(),
-            )
-            for _ in range(n)
-        ]
-        turn = iter(range(len(items)))
-
-        def submit(item: DatasetItem) -> Any:
-            return pool[next(turn) % n].run.remote(item)
-
-        for item, value, failure in bounded(items, submit, 2 * n, force_cancel=False):
-            if isinstance(failure, ray.exceptions.RayTaskError):
-                raise failure  # the task raised (a bug under VIDFAKE_STRICT), not a lost worker
-            if failure is None:
-                progress.add(*value)
-            else:
-                reason = f"the worker scoring it died 3 times ({type(failure).__name__})"
-                res = error_result(item, scorer.scan_config(), reason)
-                progress.add(result_row(scorer, res.manifest, res.faces, None), None)
-    finally:
-        if started:
-            ray.shutdown()
-
-
-def _refuse_other_input(previous: list[dict[str, Any]], wanted: set[str], out: Path) -> None:
-    """Resume only the same input: an output holding rows of other videos is refused.
-
-    The CSV holds exactly the current input's rows; rows of another input would otherwise
-    be ranked beside them.
-    """
-    other = sorted(r["path"] for r in previous if r["path"] not in wanted)
-    if other:
-        raise ValueError(
-            f"{out} (or its partial log) holds {len(other)} rows of videos that are not in "
-            f"this input (first: {other[0]}); it is the output of another run. Pass --force "
-            "to replace it, or write to another -o"
-        )
 
 
 def score_collection(
@@ -451,8 +269,8 @@ def score_collection(
         if shards
         else {printable(str(i.path)) for i in items}
     )
-    previous = _read_previous(out)
-    _refuse_other_input(previous, wanted, out)
+    previous = read_previous(out)
+    refuse_other_input(previous, wanted, out)
     done = {r["path"] for r in previous}
     total = len(wanted)
     if not shards:
@@ -467,7 +285,7 @@ def score_collection(
         elif local or not items:
             _score_local(items, scorer, prog)
         else:
-            _score_ray(items, scorer, prog, workers, address, gpus, actors)
+            score_on_ray(items, scorer, prog.add, workers, address, gpus, actors)
     finally:
         bar.close()
         prog.close()
@@ -476,7 +294,7 @@ def score_collection(
     write_csv(rows, out)
     prog.partial.unlink(missing_ok=True)
     if details is not None:
-        _write_details(prog.details, Path(details))
+        write_details(prog.details, Path(details))
         summary.details = str(details)
     summary.rows = rows
     return summary

@@ -1,4 +1,4 @@
-"""Score videos: a model over track windows → track scores → video score → a ranked CSV.
+"""Score videos: a model over track windows → track scores → video score.
 
 Each track is scored over sliding windows of T crops; the track score is a robust aggregate of
 its window probabilities, and the video score is the maximum over tracks, because a video is
@@ -12,7 +12,6 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -22,30 +21,12 @@ from vidfake.checkpoint import load_checkpoint
 from vidfake.config import ScanConfig, from_dict
 from vidfake.metrics import sigmoid
 from vidfake.sequences import SequenceTransform, scoring_windows, table_sequences
-from vidfake.shards.schema import STATUS_ERROR, STATUS_NO_FACE, STATUS_OK
 from vidfake.video import sampling_fps
 
 log = logging.getLogger(__name__)
 
 AGGREGATES = ("mean", "median", "trimmed", "confident")
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "weights" / "default"
-
-CSV_COLUMNS = (
-    "rank",
-    "path",
-    "video_id",
-    "score",
-    "verdict",
-    "tracks",
-    "faces",
-    "top_track",
-    "frames_scored",
-    "blink_rate",
-    "status",
-    "error",
-    "seconds",
-    "label",
-)
 
 
 def aggregate(probs: np.ndarray, method: str = "mean") -> float:
@@ -257,66 +238,3 @@ def _track_sizes(table: pa.Table) -> dict[tuple[str, int], int]:
     ):
         out[(v, t)] = out.get((v, t), 0) + 1
     return out
-
-
-def track_blink_rate(faces: pa.Table, track_id: int | None, sample_fps: float | None) -> float:
-    """Blinks per minute of one track from the stored eye aspect ratios (NaN when unknown)."""
-    if track_id is None or not sample_fps or "ear" not in faces.column_names or faces.num_rows == 0:
-        return float("nan")
-    from vidfake.cues.blink import sampled_track_stats
-
-    mask = np.asarray(faces.column("track_id").to_numpy()) == track_id
-    ts = np.asarray(faces.column("timestamp").to_numpy())[mask]
-    clips = np.asarray(faces.column("clip_index").to_numpy())[mask]
-    ear = np.asarray(faces.column("ear").to_numpy(zero_copy_only=False), dtype=np.float64)[mask]
-    return float(sampled_track_stats(ts, clips, ear, sample_fps)["blinks_per_min"])
-
-
-def result_row(
-    scorer: Scorer, manifest: dict[str, Any], faces: pa.Table, vs: VideoScore | None
-) -> dict[str, Any]:
-    """One CSV row (without rank) for a scanned video and its score."""
-    status = manifest["status"]
-    row: dict[str, Any] = {
-        "path": manifest["path"],
-        "video_id": manifest["video_id"],
-        "score": float("nan"),
-        "verdict": "",
-        "tracks": int(manifest.get("n_tracks") or 0),
-        "faces": int(manifest.get("n_faces") or 0),
-        "top_track": None,
-        "frames_scored": 0,
-        "blink_rate": float("nan"),
-        "status": status,
-        "error": manifest.get("error") or "",
-        "seconds": float(manifest.get("seconds") or 0.0),
-        "label": int(manifest.get("label", -1)),
-    }
-    if status == STATUS_OK and vs is not None and vs.top_track is not None:
-        row.update(
-            score=vs.score,
-            verdict=scorer.verdict(vs.score),
-            top_track=vs.top_track,
-            frames_scored=vs.frames_scored,
-            blink_rate=track_blink_rate(faces, vs.top_track, scorer.sample_fps),
-        )
-    elif status == STATUS_OK:
-        row.update(status=STATUS_NO_FACE, error="faces were found but no track could be scored")
-    elif status not in (STATUS_NO_FACE, STATUS_ERROR):
-        row.update(status=STATUS_ERROR, error=f"unknown scan status {status!r}")
-    return row
-
-
-def rank_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Sort by score, highest first (unscored rows last, errors after no-face), and number them."""
-
-    def key(r: dict[str, Any]) -> tuple[int, float, str]:
-        s = r.get("score")
-        scored = s is not None and np.isfinite(float(s))
-        tier = 0 if scored else (1 if r.get("status") == STATUS_NO_FACE else 2)
-        return (tier, -float(s) if scored else 0.0, str(r.get("path")))
-
-    ranked = sorted(rows, key=key)
-    for i, r in enumerate(ranked, 1):
-        r["rank"] = i
-    return ranked

@@ -48,8 +48,8 @@ def sequence_dataset(shards: str | Path, split: str, frames: int, stride: int):
     import ray.data
     from ray.data.expressions import col
 
-    from vidfake.loader import face_files
     from vidfake.sequences import SEQUENCE_COLUMNS
+    from vidfake.training.loader import face_files
 
     files = [str(f) for f in face_files(shards)]
     ds = ray.data.read_parquet(files).select_columns(SEQUENCE_COLUMNS)
@@ -62,7 +62,7 @@ def sequence_dataset(shards: str | Path, split: str, frames: int, stride: int):
 def unsupported(cfg) -> list[str]:
     """The settings of `cfg` (a TrainConfig) this path cannot honour, as `key=value`.
 
-    Class balancing and pseudo-fakes live in `vidfake.loader.ShardSequenceDataset`, which the
+    Class balancing and pseudo-fakes live in `vidfake.training.loader.ShardSequenceDataset`, which the
     Ray Data stream does not use; DataLoader workers have no meaning here.
     """
     out = []
@@ -103,9 +103,9 @@ def train_loop(config: dict[str, Any]) -> None:
     from vidfake.checkpoint import save_checkpoint
     from vidfake.config import from_dict
     from vidfake.evaluate import eval_dataset
-    from vidfake.loader import count_sequences
     from vidfake.sequences import SequenceTransform
-    from vidfake.training import (
+    from vidfake.training.loader import count_sequences
+    from vidfake.training.loop import (
         TrainConfig,
         _append_csv,
         build_model,
@@ -185,7 +185,7 @@ def run_ray_training(
     from ray.train.torch import TorchTrainer
 
     from vidfake.config import to_dict
-    from vidfake.training import build_model, check_validation_split
+    from vidfake.training.loop import build_model, check_validation_split
 
     refused = unsupported(cfg)
     if refused:
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import ray
 
-    from vidfake.training import load_train_config
+    from vidfake.training.loop import load_train_config
 
     try:
         cfg = load_train_config(args.config, [*args.overrides, f"data.shards={args.data}"])

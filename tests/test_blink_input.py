@@ -20,13 +20,13 @@ import torch
 from vidfake.config import CropConfig, ScanConfig
 from vidfake.cues import BLINK_FEATURES
 from vidfake.datasets import DatasetItem
-from vidfake.loader import ShardSequenceDataset, count_sequences, model_inputs
 from vidfake.media import cut
 from vidfake.scanning import prepare_out_dir, scan_video
 from vidfake.scoring.scorer import Scorer
 from vidfake.sequences import SequenceTransform
 from vidfake.shards.store import ShardWriter, read_faces
-from vidfake.training import load_train_config, train
+from vidfake.training.loader import ShardSequenceDataset, count_sequences, model_inputs
+from vidfake.training.loop import load_train_config, train
 
 SIZE = 64
 FPS = 25

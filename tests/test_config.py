@@ -7,7 +7,7 @@ import re
 import pytest
 
 from vidfake.config import ScanConfig, load_config
-from vidfake.training import load_train_config
+from vidfake.training.loop import load_train_config
 
 
 def test_defaults_and_overrides(tmp_path):

@@ -1,4 +1,4 @@
-"""On-the-fly self-blended pseudo-fakes in the shard loader (vidfake.loader, data.pseudo_fake).
+"""On-the-fly self-blended pseudo-fakes in the shard loader (vidfake.training.loader, data.pseudo_fake).
 
 The shards are a real scan (Decord, MTCNN, tracking, crops) of a 2 s cut of a bundled real clip;
 the pseudo-fakes the loader makes from them are SYNTHETIC.
@@ -16,11 +16,11 @@ import torch
 from vidfake.augment import AugmentConfig, SequenceAugment
 from vidfake.config import CropConfig, ScanConfig
 from vidfake.datasets import DatasetItem
-from vidfake.loader import PSEUDO_SUFFIX, ShardSequenceDataset
 from vidfake.media import cut
 from vidfake.scanning import prepare_out_dir, scan_video
 from vidfake.sequences import SequenceTransform
 from vidfake.shards.store import ShardWriter
+from vidfake.training.loader import PSEUDO_SUFFIX, ShardSequenceDataset
 
 SIZE = 96
 

@@ -14,7 +14,7 @@ import pytest
 from _training_data import build_fixture_shards
 
 from vidfake.checkpoint import load_checkpoint
-from vidfake.training import load_train_config
+from vidfake.training.loop import load_train_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

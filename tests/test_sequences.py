@@ -16,8 +16,8 @@ from _training_data import TEST_GROUPS, VAL_GROUPS, build_fixture_shards
 from torch.utils.data import DataLoader
 
 from vidfake.augment import AugmentConfig, SequenceAugment, h264_round_trip
-from vidfake.loader import ShardSequenceDataset, class_counts, count_sequences, face_files
 from vidfake.sequences import SequenceTransform, decode_jpeg, track_sequences, track_windows
+from vidfake.training.loader import ShardSequenceDataset, class_counts, count_sequences, face_files
 
 
 @pytest.fixture(scope="session")

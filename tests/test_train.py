@@ -20,7 +20,7 @@ from vidfake.checkpoint import read_meta
 from vidfake.cli import main
 from vidfake.evaluate import evaluate
 from vidfake.models import list_models
-from vidfake.training import load_train_config, train
+from vidfake.training.loop import load_train_config, train
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

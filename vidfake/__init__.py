@@ -22,7 +22,7 @@ _EXPORTS = {
     "ScoreOptions": "vidfake.api",
     "Runtime": "vidfake.api",
     "ScanConfig": "vidfake.config",
-    "TrainConfig": "vidfake.training",
+    "TrainConfig": "vidfake.training.loop",
     "load_config": "vidfake.config",
     "create_model": "vidfake.models",
     "list_models": "vidfake.models",

@@ -20,7 +20,7 @@ from vidfake.config import FORBID_EXTRA, Int, ScanConfig, load_config, to_dict
 if TYPE_CHECKING:
     from vidfake.scanning import ScanSummary
     from vidfake.scoring.collection import ScoreSummary
-    from vidfake.training import TrainConfig
+    from vidfake.training.loop import TrainConfig
 
 
 @dataclass
@@ -124,8 +124,8 @@ def train(
     `config` is a `TrainConfig` or a training YAML (None: the defaults); `data` sets the
     shards folder, `overrides` are `key=value` settings as on the command line.
     """
-    from vidfake.training import TrainConfig, load_train_config
-    from vidfake.training import train as run_training
+    from vidfake.training.loop import TrainConfig, load_train_config
+    from vidfake.training.loop import train as run_training
 
     extra = list(overrides or []) + ([f"data.shards={data}"] if data is not None else [])
     if isinstance(config, TrainConfig):

@@ -17,9 +17,9 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from vidfake.checkpoint import load_checkpoint
-from vidfake.loader import ShardSequenceDataset, model_inputs
 from vidfake.metrics import evaluate_predictions, roc_points, sigmoid, video_scores
 from vidfake.sequences import SequenceTransform, scoring_windows
+from vidfake.training.loader import ShardSequenceDataset, model_inputs
 
 
 @torch.no_grad()

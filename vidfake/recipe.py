@@ -125,7 +125,7 @@ def train_model(out: Path, threads: int = 2, stop_after: int | None = STOP_AFTER
     `stop_after` ends the run after that many epochs of the configured schedule (the epochs
     before it are exactly those of a full run).
     """
-    from vidfake.training import load_train_config, train
+    from vidfake.training.loop import load_train_config, train
 
     torch.set_num_threads(threads)
     cfg = load_train_config(TRAIN, [f"data.shards={out / 'shards'}"])
@@ -149,9 +149,9 @@ def pseudo_fake_metrics(
 
     from vidfake.checkpoint import load_checkpoint
     from vidfake.evaluate import predict
-    from vidfake.loader import ShardSequenceDataset
     from vidfake.metrics import evaluate_predictions
     from vidfake.sequences import SequenceTransform
+    from vidfake.training.loader import ShardSequenceDataset
 
     model, meta = load_checkpoint(ckpt)
     ds = ShardSequenceDataset(

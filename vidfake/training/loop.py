@@ -36,10 +36,15 @@ from vidfake.config import (
     to_dict,
 )
 from vidfake.evaluate import eval_dataset, predict
-from vidfake.loader import ShardSequenceDataset, count_sequences, model_inputs, scan_settings
 from vidfake.metrics import choose_threshold, evaluate_predictions
 from vidfake.models.tta import check_tta, with_tta
 from vidfake.sequences import SequenceTransform
+from vidfake.training.loader import (
+    ShardSequenceDataset,
+    count_sequences,
+    model_inputs,
+    scan_settings,
+)
 
 
 @dataclass

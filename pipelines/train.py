@@ -100,21 +100,18 @@ def train_loop(config: dict[str, Any]) -> None:
     from ray.train.torch import prepare_model
 
     from vidfake.augment import SequenceAugment
-    from vidfake.checkpoint import save_checkpoint
     from vidfake.config import from_dict
     from vidfake.evaluate import eval_dataset
     from vidfake.sequences import SequenceTransform
     from vidfake.training.loader import count_sequences
     from vidfake.training.loop import (
         TrainConfig,
-        _append_csv,
         build_model,
-        checkpoint_meta,
+        end_epoch,
         init_weights,
         make_optimizer,
         seed_everything,
         train_steps,
-        validate,
     )
 
     cfg = from_dict(TrainConfig, config["cfg"])
@@ -137,7 +134,7 @@ def train_loop(config: dict[str, Any]) -> None:
         cfg.data.shards, SequenceTransform.from_cfg(preprocess), cfg.data.val_split
     )
     shard = ray.train.get_dataset_shard("train")
-    best, bad_epochs = None, 0
+    state: dict[str, Any] = {"epoch": 0, "best": None, "bad_epochs": 0}
     for epoch in range(cfg.epochs):
         start = time.perf_counter()
         seed = cfg.seed * 1000 + epoch * world + rank
@@ -147,21 +144,9 @@ def train_loop(config: dict[str, Any]) -> None:
         row["workers"] = world
         if rank == 0:
             net = model.module if hasattr(model, "module") else model
-            val, threshold = validate(net, val_ds, cfg.optim.batch_size, device, cfg.tta)
-            row.update(val, threshold=threshold, seconds=time.perf_counter() - start)
-            meta = checkpoint_meta(
-                cfg, preprocess, net, epoch=epoch + 1, threshold=threshold, metrics=row
-            )
-            save_checkpoint(out / "last", net, meta)
-            score = float(val.get(f"val_{cfg.monitor}", math.nan))
-            if not math.isnan(score) and (best is None or score > best):
-                best, bad_epochs = score, 0
-                save_checkpoint(out / "best", net, meta)
-            else:
-                bad_epochs += 1
-            _append_csv(out / "metrics.csv", row)
+            state, _ = end_epoch(cfg, out, net, preprocess, val_ds, device, row, start, state)
         ray.train.report({k: v for k, v in row.items() if isinstance(v, (int, float))})
-        if _stop_everywhere(bad_epochs >= cfg.patience, world):
+        if _stop_everywhere(state["bad_epochs"] >= cfg.patience, world):
             break  # early stopping: rank 0 decides, every worker stops at the same epoch
 
 

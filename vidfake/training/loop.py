@@ -413,31 +413,10 @@ def train(
                 f"epoch {epoch + 1}",
             )
         )
-        val, threshold = validate(model, val_ds, cfg.optim.batch_size, device, cfg.tta)
-        row.update(val, threshold=threshold, seconds=time.perf_counter() - start)
-        score = float(val.get(f"val_{cfg.monitor}", math.nan))
-        improved = _better(score, state["best"])
-        state = {
-            "epoch": epoch + 1,
-            "best": score if improved else state["best"],
-            "bad_epochs": 0 if improved else state["bad_epochs"] + 1,
-        }
-        meta = checkpoint_meta(
-            cfg, preprocess, model, epoch=epoch + 1, threshold=threshold, metrics=row
+        optim = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict()}
+        state, score = end_epoch(
+            cfg, out, model, preprocess, val_ds, device, row, start, state, optim
         )
-        save_checkpoint(out / "last", model, meta)
-        save_train_state(
-            out / "last",
-            {
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(),
-                "torch_rng": torch.get_rng_state(),
-                **state,
-            },
-        )
-        if improved:
-            save_checkpoint(out / "best", model, meta)
-        _append_csv(out / "metrics.csv", row)
         if progress:
             tqdm.write(
                 f"epoch {epoch + 1}: loss {row['train_loss']:.4f} "
@@ -447,6 +426,45 @@ def train(
         if stop_after is not None and done_here >= stop_after:
             break
     return out
+
+
+def end_epoch(
+    cfg: TrainConfig,
+    out: Path,
+    model: nn.Module,
+    preprocess: dict[str, Any],
+    val_ds: Any,
+    device: str,
+    row: dict[str, Any],
+    start: float,
+    state: dict[str, Any],
+    optim: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], float]:
+    """Validate, then write `last/` (with the optimiser state `optim` for resume, when given),
+    `best/` when the monitored metric improved, and the metrics row; returns the new
+    `{epoch, best, bad_epochs}` and the epoch's monitored value.
+
+    The one end of an epoch, for `train` and for rank 0 under Ray Train.
+    """
+    val, threshold = validate(model, val_ds, cfg.optim.batch_size, device, cfg.tta)
+    row.update(val, threshold=threshold, seconds=time.perf_counter() - start)
+    score = float(val.get(f"val_{cfg.monitor}", math.nan))
+    improved = _better(score, state["best"])
+    state = {
+        "epoch": state["epoch"] + 1,
+        "best": score if improved else state["best"],
+        "bad_epochs": 0 if improved else state["bad_epochs"] + 1,
+    }
+    meta = checkpoint_meta(
+        cfg, preprocess, model, epoch=state["epoch"], threshold=threshold, metrics=row
+    )
+    save_checkpoint(out / "last", model, meta)
+    if optim is not None:
+        save_train_state(out / "last", {**optim, "torch_rng": torch.get_rng_state(), **state})
+    if improved:
+        save_checkpoint(out / "best", model, meta)
+    _append_csv(out / "metrics.csv", row)
+    return state, score
 
 
 def _append_csv(path: Path, row: dict[str, Any]) -> None:

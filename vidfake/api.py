@@ -124,16 +124,13 @@ def train(
     `config` is a `TrainConfig` or a training YAML (None: the defaults); `data` sets the
     shards folder, `overrides` are `key=value` settings as on the command line.
     """
+    from vidfake.config import apply_overrides, from_dict
     from vidfake.training.loop import TrainConfig, load_train_config
     from vidfake.training.loop import train as run_training
 
     extra = list(overrides or []) + ([f"data.shards={data}"] if data is not None else [])
     if isinstance(config, TrainConfig):
-        if extra:
-            from vidfake.config import apply_overrides, from_dict
-
-            config = from_dict(TrainConfig, apply_overrides(to_dict(config), extra))
-        cfg = config
+        cfg = from_dict(TrainConfig, apply_overrides(to_dict(config), extra))
     else:
         cfg = load_train_config(config, extra)
     return run_training(cfg, out, resume=resume, progress=progress)

@@ -251,8 +251,9 @@ def score_collection(
 
     `local=True` scans and scores in this process; otherwise `actors` workers (default one per
     CPU of the Ray: a local one with `workers` CPUs, the running one, or the cluster at
-    `address`), each holding the model and `gpus` GPUs, scan and score the videos. A shards folder is read, not rescanned. `tta`
-    overrides the checkpoint's test-time augmentation (`none` or `flip`).
+    `address`), each holding the model and `gpus` GPUs, scan and score the videos. A shards
+    folder is read, not rescanned. `tta` overrides the checkpoint's test-time augmentation
+    (`none` or `flip`).
     """
     from tqdm import tqdm
 

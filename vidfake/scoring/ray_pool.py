@@ -7,6 +7,7 @@ worker waits on another. Work is handed out by `vidfake.dispatch.bounded`.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -92,10 +93,10 @@ def score_on_ray(
             )
             for _ in range(n)
         ]
-        turn = iter(range(len(items)))
+        turns = itertools.cycle(pool)
 
         def submit(item: DatasetItem) -> Any:
-            return pool[next(turn) % n].run.remote(item)
+            return next(turns).run.remote(item)
 
         for item, value, failure in bounded(items, submit, 2 * n, force_cancel=False):
             if isinstance(failure, ray.exceptions.RayTaskError):
